@@ -1,0 +1,28 @@
+"""sparseae: sparse autoencoders with exact, hand-derived gradients."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .estimator import SparseAutoencoder
+from .gradcheck import GradientCheck, check_gradient, relative_difference
+from .objective import LossTerms, evaluate, loss_and_grad, loss_terms
+from .params import Params
+from .penalties import PENALTIES
+
+try:
+    __version__ = version("sparseae")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = [
+    "PENALTIES",
+    "GradientCheck",
+    "LossTerms",
+    "Params",
+    "SparseAutoencoder",
+    "__version__",
+    "check_gradient",
+    "evaluate",
+    "loss_and_grad",
+    "loss_terms",
+    "relative_difference",
+]

@@ -1,0 +1,353 @@
+"""The sparse autoencoder objective and its hand-derived gradient.
+
+Pure functions: arrays in, arrays out.  The derivation, with the equation numbers
+cited below, is ``docs/derivation.md``.  Symbols map to the public names as
+
+=================  ==========================  =====================================
+kernel             public                      meaning
+=================  ==========================  =====================================
+``X``              ``X``                       data, (m, n), rows are samples
+``W1, b1``         ``components_``, ...        encoder, (h, n) and (h,)
+``W2, b2``         ``intercept_visible_``, ... decoder, (n, h) and (n,)
+``a2``             ``transform(X)``            hidden activations, (m, h)
+``rho``            ``sparsity_target``         target mean activation ρ
+``beta``           ``sparsity_weight``         sparsity weight β
+``lam``            ``weight_decay``            weight decay λ
+``rho_hat``        ``mean_activation``         mean activation per unit, (h,)
+``delta3``         --                          output error, (m, n)
+``delta2``         --                          hidden error, (m, h)
+=================  ==========================  =====================================
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit
+
+from .params import Params
+from .penalties import get_penalty
+
+__all__ = [
+    "LOSSES",
+    "OUTPUTS",
+    "Evaluation",
+    "LossTerms",
+    "check_hyperparameters",
+    "decode",
+    "encode",
+    "evaluate",
+    "loss_and_grad",
+    "loss_terms",
+]
+
+OUTPUTS = ("sigmoid", "linear")
+LOSSES = ("squared", "cross_entropy")
+
+
+class LossTerms(NamedTuple):
+    """The three terms of the objective J (derivation eq. 3)."""
+
+    reconstruction: float
+    weight_decay: float
+    sparsity: float
+
+    @property
+    def total(self) -> float:
+        """The objective J, the sum of the three terms."""
+        return self.reconstruction + self.weight_decay + self.sparsity
+
+
+class Evaluation(NamedTuple):
+    """Everything one pass of the kernel computes.
+
+    Attributes
+    ----------
+    terms : LossTerms
+        The three terms of the objective.
+    mean_activation : ndarray of shape (n_hidden,)
+        ρ̂, the mean activation of each hidden unit, before clamping.
+    grads : Params or None
+        The gradient of the total, or None when it was not asked for.
+    """
+
+    terms: LossTerms
+    mean_activation: np.ndarray
+    grads: Params | None
+
+
+def check_hyperparameters(
+    *,
+    sparsity_target: float,
+    sparsity_weight: float,
+    weight_decay: float,
+    penalty: str = "kl",
+    output: str = "sigmoid",
+    loss: str = "squared",
+) -> None:
+    """Raise a ``ValueError`` naming the first hyperparameter out of range.
+
+    Examples
+    --------
+    >>> check_hyperparameters(sparsity_target=1.5, sparsity_weight=3.0,
+    ...                       weight_decay=1e-4)
+    Traceback (most recent call last):
+    ...
+    ValueError: sparsity_target must be in (0, 1), got 1.5
+    """
+    _real(sparsity_target, "sparsity_target")
+    if not 0 < sparsity_target < 1:
+        raise ValueError(f"sparsity_target must be in (0, 1), got {sparsity_target!r}")
+    for name, value in (
+        ("sparsity_weight", sparsity_weight),
+        ("weight_decay", weight_decay),
+    ):
+        _real(value, name)
+        if not value >= 0 or not np.isfinite(value):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    get_penalty(penalty)
+    if output not in OUTPUTS:
+        raise ValueError(f"output must be one of {list(OUTPUTS)}, got {output!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {list(LOSSES)}, got {loss!r}")
+    if loss == "cross_entropy" and output != "sigmoid":
+        raise ValueError(
+            f"loss='cross_entropy' needs output='sigmoid' (predictions in (0, 1)), "
+            f"got output={output!r}; use loss='squared' with a linear output"
+        )
+
+
+def _real(value, name):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r}")
+
+
+def encode(params: Params, X: np.ndarray) -> np.ndarray:
+    """Hidden activations ``a2 = sigmoid(X W1ᵀ + b1)``, eq. (1).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_hidden)
+    """
+    a2 = X @ params.W1.T
+    a2 += params.b1
+    return expit(a2, out=a2)
+
+
+def decode(params: Params, codes: np.ndarray, output: str = "sigmoid") -> np.ndarray:
+    """Reconstruction ``x̂ = g(codes W2ᵀ + b2)``, eq. (2).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_features)
+    """
+    z3 = codes @ params.W2.T
+    z3 += params.b2
+    return expit(z3, out=z3) if output == "sigmoid" else z3
+
+
+def _check_data(params: Params, X) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != params.n_features or X.shape[0] == 0:
+        raise ValueError(
+            f"X must have shape (n_samples >= 1, {params.n_features}) to match W1 of "
+            f"shape {params.W1.shape}, got {X.shape}"
+        )
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    return X
+
+
+def evaluate(
+    params: Params,
+    X: np.ndarray,
+    *,
+    sparsity_target: float,
+    sparsity_weight: float,
+    weight_decay: float,
+    penalty: str = "kl",
+    output: str = "sigmoid",
+    loss: str = "squared",
+    compute_grad: bool = True,
+) -> Evaluation:
+    """Evaluate the objective, and optionally its gradient, in one pass.
+
+    Computation happens in the data's floating type (float32 or float64; any
+    other type is converted to float64); parameters of another type are cast.
+
+    Parameters
+    ----------
+    params : Params
+        Current weights and biases.
+    X : array-like of shape (n_samples, n_features)
+        Data, rows are samples.
+    sparsity_target : float
+        ρ, in (0, 1).
+    sparsity_weight : float
+        β >= 0.
+    weight_decay : float
+        λ >= 0.
+    penalty : {"kl", "squared", "l1"}, default="kl"
+        Sparsity penalty, see :mod:`sparseae.penalties`.
+    output : {"sigmoid", "linear"}, default="sigmoid"
+        Output activation g.
+    loss : {"squared", "cross_entropy"}, default="squared"
+        Reconstruction loss; cross-entropy needs a sigmoid output.
+    compute_grad : bool, default=True
+        Whether to back-propagate.
+
+    Returns
+    -------
+    Evaluation
+    """
+    check_hyperparameters(
+        sparsity_target=sparsity_target,
+        sparsity_weight=sparsity_weight,
+        weight_decay=weight_decay,
+        penalty=penalty,
+        output=output,
+        loss=loss,
+    )
+    X = _check_data(params, X)
+    dtype = X.dtype
+    if params.dtype != dtype:
+        params = params.astype(dtype)
+    W1, b1, W2, b2 = params
+    rho, beta, lam = sparsity_target, sparsity_weight, weight_decay
+    pen = get_penalty(penalty)
+    m = X.shape[0]
+
+    a2 = encode(params, X)  # (m, h), eq. (1)
+    z3 = a2 @ W2.T  # (m, n), eq. (2)
+    z3 += b2
+
+    rho_hat = a2.mean(axis=0)  # (h,), eq. (4)
+    # Clamped so that the penalty and its derivative stay finite (SPEC §5).
+    eps = np.finfo(dtype).eps
+    rho_clamped = np.clip(rho_hat, eps, 1 - eps)
+
+    if loss == "cross_entropy":
+        # −[x log x̂ + (1 − x) log(1 − x̂)] = softplus(z3) − x z3, without log(0).
+        reconstruction = (np.logaddexp(0, z3).sum() - np.vdot(X, z3)) / m
+        x_hat = expit(z3, out=z3)
+        delta3 = np.subtract(x_hat, X, out=x_hat)  # eq. (6b)
+    else:
+        x_hat = expit(z3, out=z3) if output == "sigmoid" else z3
+        diff = x_hat - X
+        reconstruction = 0.5 * np.vdot(diff, diff) / m
+        if output == "sigmoid":
+            diff *= x_hat
+            diff -= x_hat * diff  # (x̂ − x) x̂ (1 − x̂), eq. (6)
+        delta3 = diff
+
+    terms = LossTerms(
+        reconstruction=float(reconstruction),
+        weight_decay=float(0.5 * lam * (np.vdot(W1, W1) + np.vdot(W2, W2))),
+        sparsity=float(beta * pen.value(rho_clamped, rho).sum()),
+    )
+    if not compute_grad:
+        return Evaluation(terms, rho_hat, None)
+
+    grads = Params.zeros(params.n_features, params.n_hidden, dtype=dtype)
+    gW1, gb1, gW2, gb2 = grads
+    np.matmul(delta3.T, a2, out=gW2)  # eq. (9)
+    gW2 /= m
+    gW2 += lam * W2
+    np.mean(delta3, axis=0, out=gb2)
+
+    s = beta * pen.derivative(rho_clamped, rho)  # (h,), eq. (7)
+    delta2 = delta3 @ W2  # (m, h), eq. (8)
+    delta2 += s.astype(dtype, copy=False)
+    delta2 *= a2
+    a2 -= 1
+    delta2 *= a2
+    np.negative(delta2, out=delta2)  # f'(z2) = a2 (1 − a2); a2 is now a2 − 1
+    np.matmul(delta2.T, X, out=gW1)  # eq. (10)
+    gW1 /= m
+    gW1 += lam * W1
+    np.mean(delta2, axis=0, out=gb1)
+    return Evaluation(terms, rho_hat, grads)
+
+
+def loss_and_grad(
+    params: Params,
+    X: np.ndarray,
+    *,
+    sparsity_target: float,
+    sparsity_weight: float,
+    weight_decay: float,
+    penalty: str = "kl",
+    output: str = "sigmoid",
+    loss: str = "squared",
+) -> tuple[float, Params]:
+    """Objective J and its gradient (SPEC §2-3, ``docs/derivation.md``).
+
+    Parameters are those of :func:`evaluate`.
+
+    Returns
+    -------
+    loss : float
+        J = reconstruction + weight decay + β · penalty.
+    grads : Params
+        ∂J/∂W1, ∂J/∂b1, ∂J/∂W2, ∂J/∂b2, in the data's floating type.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparseae import Params, loss_and_grad
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(size=(100, 8))
+    >>> params = Params.initialize(8, 3, rng=rng)
+    >>> J, grads = loss_and_grad(params, X, sparsity_target=0.1,
+    ...                          sparsity_weight=3.0, weight_decay=1e-4)
+    >>> round(J, 4)
+    1.1935
+    >>> grads.W1.shape
+    (3, 8)
+    """
+    evaluation = evaluate(
+        params,
+        X,
+        sparsity_target=sparsity_target,
+        sparsity_weight=sparsity_weight,
+        weight_decay=weight_decay,
+        penalty=penalty,
+        output=output,
+        loss=loss,
+    )
+    return evaluation.terms.total, evaluation.grads
+
+
+def loss_terms(
+    params: Params,
+    X: np.ndarray,
+    *,
+    sparsity_target: float,
+    sparsity_weight: float,
+    weight_decay: float,
+    penalty: str = "kl",
+    output: str = "sigmoid",
+    loss: str = "squared",
+) -> LossTerms:
+    """The three terms of J separately, for reporting; no gradient is computed.
+
+    Parameters are those of :func:`evaluate`.
+
+    Returns
+    -------
+    LossTerms
+        ``reconstruction``, ``weight_decay``, ``sparsity``; ``.total`` is J.
+    """
+    return evaluate(
+        params,
+        X,
+        sparsity_target=sparsity_target,
+        sparsity_weight=sparsity_weight,
+        weight_decay=weight_decay,
+        penalty=penalty,
+        output=output,
+        loss=loss,
+        compute_grad=False,
+    ).terms
