@@ -109,7 +109,7 @@ def check_gradient(
     ...     lambda p: loss_and_grad(p, X, sparsity_target=0.1,
     ...                             sparsity_weight=3.0, weight_decay=1e-3),
     ...     params)
-    >>> result.passed(1e-9)
+    >>> result.relative_differences["all"] < 1e-9
     True
     """
     if not (isinstance(epsilon, float | int) and epsilon > 0):

@@ -154,6 +154,8 @@ class Params:
     @classmethod
     def zeros(cls, n_features: int, n_hidden: int, *, dtype=np.float64) -> Params:
         """All-zero parameters backed by one flat vector."""
+        n_features = _check_size("n_features", n_features)
+        n_hidden = _check_size("n_hidden", n_hidden)
         theta = np.zeros(cls.vector_size(n_features, n_hidden), dtype=dtype)
         return cls.from_vector(theta, n_features, n_hidden)
 

@@ -1,0 +1,28 @@
+import pytest
+
+from sparseae.cli import main
+
+
+def test_gradcheck_passes_and_prints_every_combination(capsys):
+    assert main(["gradcheck"]) == 0
+    out = capsys.readouterr().out
+    assert "9 passed, 0 failed" in out
+    for name in ("kl", "squared", "l1", "linear", "cross_entropy"):
+        assert name in out
+
+
+def test_gradcheck_fails_with_an_impossible_tolerance(capsys):
+    assert main(["gradcheck", "--tolerance", "1e-30"]) == 1
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_gradcheck_rejects_bad_sizes(capsys):
+    assert main(["gradcheck", "--hidden", "0"]) == 2
+    assert "--hidden must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_help_has_an_example(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["gradcheck", "--help"])
+    assert exit_info.value.code == 0
+    assert "example:" in capsys.readouterr().out
