@@ -53,7 +53,7 @@ def test_mismatched_blocks_print_both_shapes():
 def test_vector_of_separate_arrays_is_refused():
     params = Params(np.zeros((2, 3)), np.zeros(2), np.zeros((3, 2)), np.zeros(3))
     with pytest.raises(ValueError, match="call to_vector"):
-        params.vector
+        _ = params.vector
     assert params.to_vector().shape == (Params.vector_size(3, 2),)
 
 
