@@ -27,6 +27,8 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import expit
 
+from ._kernel import Settings, finish, n_workers, new_workers, one_pass, two_passes
+from ._threads import WorkerPool
 from .params import Params
 from .penalties import get_penalty
 
@@ -44,6 +46,9 @@ __all__ = [
 ]
 
 OUTPUTS = ("sigmoid", "linear")
+# a2 of every row is kept between two passes when it needs at most this much,
+# or a quarter of the data's bytes.
+_KEEP_BYTES = 64 << 20
 LOSSES = ("squared", "cross_entropy")
 
 
@@ -172,10 +177,17 @@ def evaluate(
     loss: str = "squared",
     compute_grad: bool = True,
 ) -> Evaluation:
-    """Evaluate the objective, and optionally its gradient, in one pass.
+    """Evaluate the objective, and optionally its gradient.
 
     Computation happens in the data's floating type (float32 or float64; any
     other type is converted to float64); parameters of another type are cast.
+    Rows are taken in cache-sized blocks on as many threads as the BLAS may use
+    (see :mod:`threadpoolctl`), with sums of the loss in float64.  When a2 for
+    all rows is small (``n_hidden <= n_features / 4``, or under 64 MiB) it is
+    kept between two passes (five matrix products); otherwise one pass takes
+    the sums of ``docs/derivation.md`` eq. (11) (six products, memory of one
+    block).  :func:`sparseae.chunked.evaluate_chunks` does the same for data
+    that is not in memory.
 
     Parameters
     ----------
@@ -201,8 +213,20 @@ def evaluate(
     Returns
     -------
     Evaluation
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparseae import Params, evaluate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(size=(100, 8)).astype(np.float32)
+    >>> params = Params.initialize(8, 3, rng=rng)
+    >>> result = evaluate(params, X, sparsity_target=0.1, sparsity_weight=3.0,
+    ...                   weight_decay=1e-4)
+    >>> result.grads.dtype, result.mean_activation.shape
+    (dtype('float32'), (3,))
     """
-    check_hyperparameters(
+    settings = make_settings(
         sparsity_target=sparsity_target,
         sparsity_weight=sparsity_weight,
         weight_decay=weight_decay,
@@ -211,64 +235,35 @@ def evaluate(
         loss=loss,
     )
     X = _check_data(params, X)
-    dtype = X.dtype
-    if params.dtype != dtype:
-        params = params.astype(dtype)
-    W1, b1, W2, b2 = params
-    rho, beta, lam = sparsity_target, sparsity_weight, weight_decay
-    pen = get_penalty(penalty)
-    m = X.shape[0]
+    if params.dtype != X.dtype:
+        params = params.astype(X.dtype)
+    (m, n), h = X.shape, params.n_hidden
+    keep = compute_grad and m * h * X.itemsize <= max(X.nbytes // 4, _KEEP_BYTES)
+    with WorkerPool(n_workers(m, n, h)) as pool:
+        workers = new_workers(
+            params, settings, pool.n_workers, compute_grad, not keep, m
+        )
+        if keep:
+            two_passes(pool, workers, X, settings)
+        else:
+            one_pass(pool, workers, X)
+    terms, rho_hat, grads = finish(workers, m, params, settings)
+    return Evaluation(LossTerms(*terms), rho_hat, grads)
 
-    a2 = encode(params, X)  # (m, h), eq. (1)
-    z3 = a2 @ W2.T  # (m, n), eq. (2)
-    z3 += b2
 
-    rho_hat = a2.mean(axis=0)  # (h,), eq. (4)
-    # Clamped so that the penalty and its derivative stay finite (SPEC §5).
-    eps = np.finfo(dtype).eps
-    rho_clamped = np.clip(rho_hat, eps, 1 - eps)
-
-    if loss == "cross_entropy":
-        # −[x log x̂ + (1 − x) log(1 − x̂)] = softplus(z3) − x z3, without log(0).
-        reconstruction = (np.logaddexp(0, z3).sum() - np.vdot(X, z3)) / m
-        x_hat = expit(z3, out=z3)
-        delta3 = np.subtract(x_hat, X, out=x_hat)  # eq. (6b)
-    else:
-        x_hat = expit(z3, out=z3) if output == "sigmoid" else z3
-        diff = x_hat - X
-        reconstruction = 0.5 * np.vdot(diff, diff) / m
-        if output == "sigmoid":
-            diff *= x_hat
-            diff -= x_hat * diff  # (x̂ − x) x̂ (1 − x̂), eq. (6)
-        delta3 = diff
-
-    terms = LossTerms(
-        reconstruction=float(reconstruction),
-        weight_decay=float(0.5 * lam * (np.vdot(W1, W1) + np.vdot(W2, W2))),
-        sparsity=float(beta * pen.value(rho_clamped, rho).sum()),
+def make_settings(**hyperparameters) -> Settings:
+    """Check keyword hyperparameters of :func:`evaluate` and bundle them."""
+    hyper = {"penalty": "kl", "output": "sigmoid", "loss": "squared"}
+    hyper.update(hyperparameters)
+    check_hyperparameters(**hyper)
+    return Settings(
+        rho=hyper["sparsity_target"],
+        beta=hyper["sparsity_weight"],
+        lam=hyper["weight_decay"],
+        penalty=get_penalty(hyper["penalty"]),
+        output=hyper["output"],
+        loss=hyper["loss"],
     )
-    if not compute_grad:
-        return Evaluation(terms, rho_hat, None)
-
-    grads = Params.zeros(params.n_features, params.n_hidden, dtype=dtype)
-    gW1, gb1, gW2, gb2 = grads
-    np.matmul(delta3.T, a2, out=gW2)  # eq. (9)
-    gW2 /= m
-    gW2 += lam * W2
-    np.mean(delta3, axis=0, out=gb2)
-
-    s = beta * pen.derivative(rho_clamped, rho)  # (h,), eq. (7)
-    delta2 = delta3 @ W2  # (m, h), eq. (8)
-    delta2 += s.astype(dtype, copy=False)
-    delta2 *= a2
-    a2 -= 1
-    delta2 *= a2
-    np.negative(delta2, out=delta2)  # f'(z2) = a2 (1 − a2); a2 is now a2 − 1
-    np.matmul(delta2.T, X, out=gW1)  # eq. (10)
-    gW1 /= m
-    gW1 += lam * W1
-    np.mean(delta2, axis=0, out=gb1)
-    return Evaluation(terms, rho_hat, grads)
 
 
 def loss_and_grad(

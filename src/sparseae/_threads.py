@@ -1,0 +1,148 @@
+"""Row blocks on every core the BLAS may use, without oversubscribing them.
+
+The element-wise work of the kernel (sigmoids, differences, products) runs in
+NumPy ufuncs, which release the GIL, and the matrix products in BLAS, which
+releases it too.  So instead of letting the BLAS spread each product over the
+cores while the element-wise work runs on one, each core takes whole row
+blocks in its own thread, with the BLAS limited to one thread for as long as
+those threads run.  The number of threads is the number the BLAS may use now,
+so a caller's ``threadpoolctl.threadpool_limits`` is honoured: under a limit of
+one, everything runs in the calling thread and no limit is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from threadpoolctl import ThreadpoolController
+
+__all__ = ["WorkerPool", "available_workers"]
+
+# Scanning the loaded libraries takes about a millisecond, so it is done once.
+_controller: ThreadpoolController | None = None
+# Concurrent pools share one BLAS limit: the first in sets it, the last out
+# lifts it, so overlapping callers cannot restore each other's settings.
+_lock = threading.Lock()
+_active = 0
+_limiter = None
+
+
+def _blas() -> ThreadpoolController:
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.select(user_api="blas")
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def available_workers() -> int:
+    """Threads the BLAS may use now, at most the number of usable CPUs.
+
+    Returns
+    -------
+    int
+        At least 1.
+
+    Examples
+    --------
+    >>> from threadpoolctl import threadpool_limits
+    >>> with threadpool_limits(limits=1, user_api="blas"):
+    ...     available_workers()
+    1
+    """
+    threads = [lib.num_threads for lib in _blas().lib_controllers]
+    return max(1, min(min(threads, default=1), _cpu_count()))
+
+
+def _enter_limit() -> None:
+    global _active, _limiter
+    with _lock:
+        if _active == 0:
+            _limiter = _blas().limit(limits=1)
+        _active += 1
+
+
+def _exit_limit() -> None:
+    global _active, _limiter
+    with _lock:
+        _active -= 1
+        if _active == 0:
+            _limiter.restore_original_limits()
+            _limiter = None
+
+
+class WorkerPool:
+    """Threads that share out row blocks, one per worker state.
+
+    Parameters
+    ----------
+    n_workers : int
+        Number of threads; 1 runs everything in the calling thread.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> sums = [np.zeros(1), np.zeros(1)]
+    >>> def add_rows(total, start, stop):
+    ...     total += np.arange(start, stop).sum()
+    >>> with WorkerPool(2) as pool:
+    ...     pool.run_blocks(add_rows, sums, n_rows=100, block_rows=7)
+    >>> float(sums[0][0] + sums[1][0])
+    4950.0
+    """
+
+    def __init__(self, n_workers: int):
+        self.n_workers = n_workers
+        self._executor = None
+
+    def __enter__(self) -> WorkerPool:
+        if self.n_workers > 1:
+            _enter_limit()
+            self._executor = ThreadPoolExecutor(self.n_workers)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+            _exit_limit()
+
+    def run_blocks(
+        self,
+        task: Callable[[object, int, int], None],
+        states: Sequence,
+        *,
+        n_rows: int,
+        block_rows: int,
+    ) -> None:
+        """Call ``task(state, start, stop)`` on consecutive row blocks.
+
+        Each thread owns one of ``states`` (its buffers and running sums) and
+        takes the next block when it finishes one, so a core slowed by another
+        process does less of the work instead of holding the others up.
+        """
+        starts = iter(range(0, n_rows, block_rows))
+        take = threading.Lock()
+
+        def work(state):
+            while True:
+                with take:
+                    start = next(starts, None)
+                if start is None:
+                    return
+                task(state, start, min(start + block_rows, n_rows))
+
+        if self._executor is None:
+            work(states[0])
+            return
+        futures = [self._executor.submit(work, state) for state in states]
+        for future in futures:
+            future.result()
