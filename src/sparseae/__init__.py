@@ -2,8 +2,10 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .callbacks import Checkpointer, Progress
 from .estimator import SparseAutoencoder
 from .gradcheck import GradientCheck, check_gradient, relative_difference
+from .io import load, save
 from .objective import LossTerms, evaluate, loss_and_grad, loss_terms
 from .params import Params
 from .penalties import PENALTIES
@@ -15,14 +17,18 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 __all__ = [
     "PENALTIES",
+    "Checkpointer",
     "GradientCheck",
     "LossTerms",
     "Params",
+    "Progress",
     "SparseAutoencoder",
     "__version__",
     "check_gradient",
     "evaluate",
     "loss_and_grad",
+    "load",
     "loss_terms",
     "relative_difference",
+    "save",
 ]

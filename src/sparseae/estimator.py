@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,28 +11,53 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .objective import LOSSES, OUTPUTS, decode, encode, evaluate
+from ._transform import AutoencoderTransformMixin
+from .lbfgs_training import fit_lbfgs
+from .minibatch_objective import RHO_ESTIMATES
+from .minibatch_training import (
+    MinibatchState,
+    data_fingerprint,
+    new_history,
+    train_minibatch,
+)
+from .objective import LOSSES, OUTPUTS
 from .params import Params
 from .penalties import PENALTIES
-from .solvers import minimize_lbfgs
+from .solvers.minibatch import make_optimizer
 
 __all__ = ["SparseAutoencoder"]
 
+# Step sizes that work on data in [0, 1] with the classic hyperparameters.
+AUTO_LEARNING_RATE = {"sgd": 0.1, "adam": 1e-3}
+
+
+def _minibatch_solver(estimator) -> bool:
+    if estimator.solver not in ("sgd", "adam"):
+        raise AttributeError(
+            f"partial_fit needs solver='sgd' or 'adam', got solver={estimator.solver!r}"
+        )
+    return True
+
 
 class SparseAutoencoder(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    AutoencoderTransformMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Sparse autoencoder with sigmoid hidden units (SPEC §1-2).
 
     Learns ``W1, b1, W2, b2`` minimising mean squared (or cross-entropy)
     reconstruction error plus weight decay plus a sparsity penalty on the mean
     activation of each hidden unit.  ``transform`` returns the hidden
-    activations, which lie in (0, 1).
+    activations, which lie in (0, 1).  Full-batch L-BFGS descends on the exact
+    objective; SGD and Adam take minibatches and estimate the mean activations
+    as ``rho_estimate`` says (``docs/minibatch.md``).
 
     Parameters
     ----------
@@ -52,16 +75,35 @@ class SparseAutoencoder(
         Output unit. Use "linear" for data not in [0, 1].
     loss : {"squared", "cross_entropy"}, default="squared"
         Reconstruction loss; cross-entropy needs a sigmoid output.
-    solver : {"lbfgs"}, default="lbfgs"
-        Full-batch L-BFGS on the exact objective.
+    solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
+        Full-batch L-BFGS on the exact objective, minibatch SGD with momentum,
+        or minibatch Adam.
     max_iter : int, default=400
-        Maximum number of iterations.
+        Maximum number of iterations (L-BFGS) or epochs (SGD, Adam).
     lbfgs_memory : int, default=10
         Number of correction pairs L-BFGS keeps.
+    batch_size : int, default=256
+        Samples per minibatch (SGD, Adam); at most the number of samples.
+    learning_rate : float or "auto", default="auto"
+        Step size of SGD and Adam; "auto" is 0.1 for SGD and 1e-3 for Adam.
+    momentum : float, default=0.9
+        Momentum of SGD, in [0, 1).
+    rho_estimate : {"running", "batch"}, default="running"
+        Mean activations ρ̂ used in the sparsity term of a minibatch: the
+        batch's own, or the running average ``ρ̂_t = α ρ̂_{t-1} + (1-α) ρ̂_B``.
+    rho_decay : float, default=0.95
+        α of the running estimate, in [0, 1).
     tol : float, default=1e-9
-        Stopping tolerance on the relative decrease of the loss.
+        L-BFGS stops when the loss decreases by less than ``tol`` relatively
+        in one iteration; SGD and Adam when the epoch loss has not beaten its
+        best by ``tol`` relatively for ``n_iter_no_change`` epochs.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before SGD and Adam stop.
     random_state : int, RandomState instance or None, default=None
-        Seed of the weight initialisation.
+        Seed of the weight initialisation and of the minibatch order.
+    verbose : int, default=0
+        When positive, minibatch solvers log each epoch's loss at INFO level to
+        the ``sparseae.minibatch_training`` logger.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Floating type of the computation and of the fitted weights.
 
@@ -76,15 +118,23 @@ class SparseAutoencoder(
     intercept_visible_ : ndarray of shape (n_features_in_,)
         Output biases b2.
     loss_curve_ : list of float
-        Objective after each iteration.
+        Objective after each iteration (L-BFGS) or mean minibatch objective
+        of each epoch (SGD, Adam).
     history_ : dict of str to list
-        Per iteration: ``"loss"``, ``"reconstruction"``, ``"weight_decay"``,
-        ``"sparsity"``, ``"mean_activation"`` and ``"time"`` (seconds since fit
-        began).
+        Per iteration or epoch: ``"loss"``, ``"reconstruction"``,
+        ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"`` and ``"time"``
+        (seconds since fit began).
     n_iter_ : int
-        Iterations run.
+        Iterations or epochs run.
     n_features_in_ : int
         Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` had string column names.
+
+    See Also
+    --------
+    sparseae.load : Read a model written by :meth:`save`.
+    sparseae.callbacks.Checkpointer : Save checkpoints during ``fit``.
 
     References
     ----------
@@ -95,12 +145,17 @@ class SparseAutoencoder(
     >>> import numpy as np
     >>> from sparseae import SparseAutoencoder
     >>> X = np.random.default_rng(0).uniform(size=(200, 16))
-    >>> model = SparseAutoencoder(n_components=4, max_iter=50, random_state=0)
+    >>> model = SparseAutoencoder(n_components=4, tol=1e-4, random_state=0)
     >>> codes = model.fit_transform(X)
     >>> codes.shape
     (200, 4)
     >>> bool(((codes > 0) & (codes < 1)).all())
     True
+    >>> online = SparseAutoencoder(n_components=4, solver="adam", batch_size=50)
+    >>> for start in range(0, 200, 100):
+    ...     _ = online.partial_fit(X[start:start + 100])
+    >>> online.n_iter_, online.get_feature_names_out()[:2].tolist()
+    (2, ['sparseautoencoder0', 'sparseautoencoder1'])
     """
 
     _parameter_constraints: dict = {
@@ -111,11 +166,21 @@ class SparseAutoencoder(
         "penalty": [StrOptions(set(PENALTIES))],
         "output_activation": [StrOptions(set(OUTPUTS))],
         "loss": [StrOptions(set(LOSSES))],
-        "solver": [StrOptions({"lbfgs"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [
+            Interval(Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "rho_estimate": [StrOptions(set(RHO_ESTIMATES))],
+        "rho_decay": [Interval(Real, 0, 1, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
         "dtype": [type, np.dtype, StrOptions({"float64", "float32"})],
     }
 
@@ -132,8 +197,15 @@ class SparseAutoencoder(
         solver="lbfgs",
         max_iter=400,
         lbfgs_memory=10,
+        batch_size=256,
+        learning_rate="auto",
+        momentum=0.9,
+        rho_estimate="running",
+        rho_decay=0.95,
         tol=1e-9,
+        n_iter_no_change=10,
         random_state=None,
+        verbose=0,
         dtype=np.float64,
     ):
         self.n_components = n_components
@@ -146,8 +218,15 @@ class SparseAutoencoder(
         self.solver = solver
         self.max_iter = max_iter
         self.lbfgs_memory = lbfgs_memory
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.rho_estimate = rho_estimate
+        self.rho_decay = rho_decay
         self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
         self.random_state = random_state
+        self.verbose = verbose
         self.dtype = dtype
 
     def _hyperparameters(self) -> dict:
@@ -167,6 +246,11 @@ class SparseAutoencoder(
         return dtype
 
     def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+        if self.loss == "cross_entropy" and self.output_activation != "sigmoid":
+            raise ValueError(
+                "loss='cross_entropy' needs output_activation='sigmoid', got "
+                f"output_activation={self.output_activation!r}"
+            )
         X = validate_data(self, X, dtype=self._working_dtype(), reset=reset)
         if (
             self.output_activation == "sigmoid"
@@ -182,7 +266,7 @@ class SparseAutoencoder(
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, callback=None):
         """Learn the autoencoder's weights from ``X``.
 
         Parameters
@@ -191,163 +275,112 @@ class SparseAutoencoder(
             Training data, one sample per row.
         y : Ignored
             Not used, present for API consistency.
+        callback : callable, optional
+            ``callback(model, progress)`` after every L-BFGS iteration or
+            minibatch step, with a :class:`sparseae.callbacks.Progress`;
+            returning True stops training there (:meth:`resume_fit` goes on).
 
         Returns
         -------
         self : SparseAutoencoder
             The fitted estimator.
         """
-        if self.loss == "cross_entropy" and self.output_activation != "sigmoid":
-            raise ValueError(
-                "loss='cross_entropy' needs output_activation='sigmoid', got "
-                f"output_activation={self.output_activation!r}"
-            )
         X = self._validate_X(X, reset=True)
+        rng = self._initialize(X)
+        if self.solver == "lbfgs":
+            self._training_state = None
+            fit_lbfgs(self, X, callback)
+            return self
+        self._training_state = MinibatchState(
+            rng, self._make_optimizer(), fitting=True, fingerprint=data_fingerprint(X)
+        )
+        train_minibatch(self, X, callback, fitting=True)
+        return self
+
+    @available_if(_minibatch_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None, *, callback=None):
+        """One epoch of minibatch training on ``X``, initialising on the first call.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data; each call may pass different samples.
+        y : Ignored
+            Not used, present for API consistency.
+        callback : callable, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : SparseAutoencoder
+            The updated estimator.
+        """
+        first = getattr(self, "_training_state", None) is None
+        X = self._validate_X(X, reset=first)
+        if first:
+            self._training_state = MinibatchState(
+                self._initialize(X), self._make_optimizer()
+            )
+        # An epoch left unfinished by an earlier call belongs to other data.
+        self._training_state.permutation = None
+        self._training_state.fitting = False
+        train_minibatch(self, X, callback, fitting=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def resume_fit(self, X, *, callback=None):
+        """Continue a :meth:`fit` that a callback (or Ctrl-C in the CLI) stopped.
+
+        Ends with the parameters an uninterrupted ``fit`` with the same
+        ``random_state`` would have reached, bit for bit.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The same data as the interrupted fit.
+        callback : callable, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : SparseAutoencoder
+            The fitted estimator.
+        """
+        check_is_fitted(self)
+        state = getattr(self, "_training_state", None)
+        if state is None:
+            raise ValueError(
+                f"resume_fit needs a model trained by solver='sgd' or 'adam' with "
+                f"its training state (a checkpoint), got solver={self.solver!r} "
+                "without one"
+            )
+        X = self._validate_X(X, reset=False)
+        if state.fitting and state.fingerprint != data_fingerprint(X):
+            raise ValueError(
+                f"X of shape {X.shape} is not the data the interrupted fit was "
+                "using; resume with the same samples in the same order"
+            )
+        if state.fitting:
+            train_minibatch(self, X, callback, fitting=True)
+        return self
+
+    def _initialize(self, X) -> np.random.Generator:
         rng = np.random.default_rng(
             check_random_state(self.random_state).randint(2**31)
         )
-        params = Params.initialize(
-            X.shape[1], self.n_components, rng=rng, dtype=X.dtype
+        self._store(
+            Params.initialize(X.shape[1], self.n_components, rng=rng, dtype=X.dtype)
         )
-        self._fit_lbfgs(X, params)
-        return self
+        self.n_iter_ = 0
+        self.history_ = new_history()
+        self.loss_curve_ = []
+        return rng
 
-    def _fit_lbfgs(self, X: np.ndarray, params: Params) -> None:
-        n, h = params.n_features, params.n_hidden
-        hyper = self._hyperparameters()
-        last = {}
-
-        def loss_and_grad(theta):
-            evaluation = evaluate(
-                Params.from_vector(theta.astype(X.dtype), n, h), X, **hyper
-            )
-            last.update(theta=theta.copy(), evaluation=evaluation)
-            return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
-
-        history = {
-            key: []
-            for key in (
-                "loss",
-                "reconstruction",
-                "weight_decay",
-                "sparsity",
-                "mean_activation",
-                "time",
-            )
-        }
-        start = time.perf_counter()
-
-        def record(theta, loss):
-            evaluation = last["evaluation"]
-            if not np.array_equal(theta, last["theta"]):
-                evaluation = evaluate(
-                    Params.from_vector(theta.astype(X.dtype), n, h),
-                    X,
-                    **hyper,
-                    compute_grad=False,
-                )
-            terms = evaluation.terms
-            history["loss"].append(terms.total)
-            history["reconstruction"].append(terms.reconstruction)
-            history["weight_decay"].append(terms.weight_decay)
-            history["sparsity"].append(terms.sparsity)
-            history["mean_activation"].append(float(evaluation.mean_activation.mean()))
-            history["time"].append(time.perf_counter() - start)
-
-        result = minimize_lbfgs(
-            loss_and_grad,
-            params.vector,
-            max_iter=self.max_iter,
-            memory=self.lbfgs_memory,
-            tol=self.tol,
-            callback=record,
-        )
-        self._store(Params.from_vector(result.theta.astype(X.dtype), n, h))
-        self.n_iter_ = result.n_iter
-        self.history_ = history
-        self.loss_curve_ = list(history["loss"])
-        if not result.converged and result.n_iter >= self.max_iter:
-            warnings.warn(
-                f"L-BFGS reached max_iter={self.max_iter} before converging; "
-                "increase max_iter or tol",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-
-    def _store(self, params: Params) -> None:
-        self.components_ = params.W1
-        self.intercept_hidden_ = params.b1
-        self.decoder_weights_ = params.W2
-        self.intercept_visible_ = params.b2
-
-    def _params(self) -> Params:
-        return Params(
-            self.components_,
-            self.intercept_hidden_,
-            self.decoder_weights_,
-            self.intercept_visible_,
-        )
-
-    @property
-    def _n_features_out(self):
-        return self.n_components
-
-    def transform(self, X):
-        """Hidden activations of ``X``, each in (0, 1).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_components)
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        return encode(self._params(), X)
-
-    def inverse_transform(self, X):
-        """Decode hidden activations back to the data space.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_components)
-            Hidden activations, as from :meth:`transform`.
-
-        Returns
-        -------
-        ndarray of shape (n_samples, n_features_in_)
-        """
-        check_is_fitted(self)
-        codes = np.asarray(X, dtype=self.components_.dtype)
-        if codes.ndim != 2 or codes.shape[1] != self.n_components:
-            raise ValueError(
-                f"X must have shape (n_samples, {self.n_components}) (one column per "
-                f"hidden unit), got {codes.shape}"
-            )
-        return decode(self._params(), codes, self.output_activation)
-
-    def score(self, X, y=None):
-        """Negative mean squared reconstruction error per sample (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to reconstruct.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        float
-            ``-(1/m) Σ_i ½‖x̂_i − x_i‖²``.
-        """
-        check_is_fitted(self)
-        X = self._validate_X(X, reset=False)
-        reconstruction = decode(
-            self._params(), encode(self._params(), X), self.output_activation
-        )
-        reconstruction -= X
-        return -0.5 * float(np.vdot(reconstruction, reconstruction)) / X.shape[0]
+    def _make_optimizer(self):
+        rate = self.learning_rate
+        if rate == "auto":
+            rate = AUTO_LEARNING_RATE[self.solver]
+        if self.solver == "sgd":
+            return make_optimizer("sgd", learning_rate=rate, momentum=self.momentum)
+        return make_optimizer("adam", learning_rate=rate)

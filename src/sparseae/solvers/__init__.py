@@ -1,5 +1,13 @@
 """Optimisers that consume a ``loss_and_grad`` callable on flat parameter vectors."""
 
 from .lbfgs import SolverResult, minimize_lbfgs
+from .minibatch import SGD, Adam, make_optimizer, run_minibatches
 
-__all__ = ["SolverResult", "minimize_lbfgs"]
+__all__ = [
+    "SGD",
+    "Adam",
+    "SolverResult",
+    "make_optimizer",
+    "minimize_lbfgs",
+    "run_minibatches",
+]

@@ -1,0 +1,325 @@
+"""The state of a minibatch run, and one epoch of it.
+
+Everything that decides the next parameters lives in :class:`MinibatchState`:
+the random generator, the optimiser's state, the running ρ̂, the order of the
+epoch in progress and how far into it the run is, and the early-stopping
+counters.  Saved with the parameters, it lets a run interrupted anywhere resume
+and end with parameters bit-identical to a run that was never interrupted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from .callbacks import Progress
+from .minibatch_objective import evaluate_minibatch
+from .objective import Evaluation, LossTerms
+from .solvers.minibatch import OPTIMIZERS, SGD, Adam, run_minibatches
+
+__all__ = [
+    "HISTORY_KEYS",
+    "MinibatchState",
+    "append_history",
+    "data_fingerprint",
+    "new_history",
+    "run_epoch",
+    "train_minibatch",
+]
+
+logger = logging.getLogger(__name__)
+
+# Below this many multiply-adds per product (batch n h), a BLAS that spreads the
+# product over threads spends more starting them than it saves.
+SERIAL_WORK = 1 << 22
+
+HISTORY_KEYS = (
+    "loss",
+    "reconstruction",
+    "weight_decay",
+    "sparsity",
+    "mean_activation",
+    "time",
+)
+
+
+def new_history() -> dict[str, list[float]]:
+    """An empty training history, one list per entry of :data:`HISTORY_KEYS`."""
+    return {key: [] for key in HISTORY_KEYS}
+
+
+def append_history(history, terms: LossTerms, mean_activation: float, elapsed):
+    """Append one iteration's figures to ``history`` in place."""
+    values = (terms.total, *terms, mean_activation, elapsed)
+    for key, value in zip(HISTORY_KEYS, values, strict=True):
+        history[key].append(float(value))
+
+
+def data_fingerprint(X: np.ndarray) -> str:
+    """A digest of ``X``'s shape, type and bytes, to refuse resuming on other data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data_fingerprint(np.zeros((2, 3))) == data_fingerprint(np.zeros((3, 2)))
+    False
+    """
+    digest = hashlib.blake2b(f"{X.shape}{X.dtype.str}".encode(), digest_size=16)
+    digest.update(np.ascontiguousarray(X).data)
+    return digest.hexdigest()
+
+
+@dataclass(eq=False)
+class MinibatchState:
+    """Everything a minibatch run needs besides the parameters and the data.
+
+    Attributes
+    ----------
+    rng : numpy.random.Generator
+        Draws each epoch's order.
+    optimizer : SGD or Adam
+        With its velocity or moment estimates.
+    rho_hat : ndarray of shape (n_hidden,) or None
+        ρ̂ after the last step (running or batch estimate).
+    permutation : ndarray of shape (n_samples,) or None
+        Order of the epoch in progress; None between epochs.
+    position : int
+        Minibatches of that epoch already taken.
+    sums : list of float
+        Sums over those minibatches of the three loss terms and of the mean ρ̂.
+    best_loss, no_improvement : float, int
+        Early-stopping record: best epoch loss, epochs since it improved.
+    fitting : bool
+        Whether a ``fit`` is under way (interrupted), so ``resume_fit`` can go on.
+    fingerprint : str or None
+        :func:`data_fingerprint` of the data of that fit.
+    """
+
+    rng: np.random.Generator
+    optimizer: SGD | Adam
+    rho_hat: np.ndarray | None = None
+    permutation: np.ndarray | None = None
+    position: int = 0
+    sums: list[float] = field(default_factory=lambda: [0.0] * 4)
+    best_loss: float = float("inf")
+    no_improvement: int = 0
+    fitting: bool = False
+    fingerprint: str | None = None
+
+    def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
+        opt_arrays, opt_numbers = self.optimizer.state_dict()
+        arrays = {f"optimizer.{k}": v for k, v in opt_arrays.items()}
+        if self.rho_hat is not None:
+            arrays["rho_hat"] = self.rho_hat
+        if self.permutation is not None:
+            arrays["permutation"] = self.permutation
+        numbers = {
+            "rng": self.rng.bit_generator.state,
+            "optimizer": {"name": self.optimizer.name, **opt_numbers},
+            "position": self.position,
+            "sums": list(self.sums),
+            # JSON has no infinity; None stands for "no epoch finished yet".
+            "best_loss": None if np.isinf(self.best_loss) else self.best_loss,
+            "no_improvement": self.no_improvement,
+            "fitting": self.fitting,
+            "fingerprint": self.fingerprint,
+        }
+        return arrays, numbers
+
+    @classmethod
+    def from_saved(cls, arrays: dict, numbers: dict) -> MinibatchState:
+        """Rebuild a state from :meth:`to_saved`."""
+        rng_state = numbers["rng"]
+        rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+        rng.bit_generator.state = rng_state
+        opt_numbers = dict(numbers["optimizer"])
+        optimizer = OPTIMIZERS[opt_numbers.pop("name")].from_state(
+            {k.removeprefix("optimizer."): v for k, v in arrays.items()},
+            opt_numbers,
+        )
+        best = numbers["best_loss"]
+        return cls(
+            rng=rng,
+            optimizer=optimizer,
+            rho_hat=arrays.get("rho_hat"),
+            permutation=arrays.get("permutation"),
+            position=numbers["position"],
+            sums=list(numbers["sums"]),
+            best_loss=float("inf") if best is None else best,
+            no_improvement=numbers["no_improvement"],
+            fitting=numbers["fitting"],
+            fingerprint=numbers["fingerprint"],
+        )
+
+    def improved(self, loss: float, tol: float) -> bool:
+        """Record an epoch's loss; whether it beat the best by a relative ``tol``."""
+        better = loss < self.best_loss - tol * abs(self.best_loss)
+        if np.isinf(self.best_loss):
+            better = True
+        self.no_improvement = 0 if better else self.no_improvement + 1
+        self.best_loss = min(self.best_loss, loss)
+        return better
+
+
+def run_epoch(
+    state: MinibatchState,
+    X: np.ndarray,
+    theta: np.ndarray,
+    evaluate_batch: Callable[[np.ndarray, np.ndarray, np.ndarray | None], Evaluation],
+    batch_size: int,
+    on_step: Callable[[], bool | None],
+) -> tuple[tuple[LossTerms, float] | None, bool]:
+    """Take the (remaining) minibatches of one epoch over ``X``.
+
+    Parameters
+    ----------
+    state : MinibatchState
+        Updated in place after every step, so it is consistent whenever
+        ``on_step`` runs.
+    X : ndarray of shape (n_samples, n_features)
+        Data.
+    theta : ndarray of shape (n_params,)
+        Flat parameters, updated in place.
+    evaluate_batch : callable
+        ``evaluate_batch(theta, chunk, rho_hat) -> Evaluation``, whose
+        ``mean_activation`` is the new ρ̂.
+    batch_size : int
+        Samples per minibatch (the last one of an epoch may be smaller).
+    on_step : callable
+        Called after each step; returning True stops the epoch there.
+
+    Returns
+    -------
+    epoch : (LossTerms, float) or None
+        The epoch's mean loss terms and mean activation, once it is complete.
+    stopped : bool
+        Whether ``on_step`` asked to stop.
+    """
+    if state.permutation is None:
+        state.permutation = state.rng.permutation(X.shape[0])
+        state.position, state.sums = 0, [0.0] * 4
+    starts = range(state.position * batch_size, X.shape[0], batch_size)
+    chunks = (X[state.permutation[start : start + batch_size]] for start in starts)
+    pending, stop = [], [False]
+
+    def loss_and_grad(theta, chunk):
+        pending.append(evaluate_batch(theta, chunk, state.rho_hat))
+        return pending[-1].terms.total, pending[-1].grads.vector
+
+    def commit(theta, loss):
+        evaluation = pending.pop()
+        state.rho_hat = evaluation.mean_activation
+        state.position += 1
+        for i, value in enumerate(
+            (*evaluation.terms, float(evaluation.mean_activation.mean()))
+        ):
+            state.sums[i] += value
+        stop[0] = bool(on_step())
+        return stop[0]
+
+    run_minibatches(loss_and_grad, theta, chunks, state.optimizer, callback=commit)
+    stopped = stop[0]
+    if state.position * batch_size < X.shape[0]:
+        return None, stopped
+    means = [value / state.position for value in state.sums]
+    state.permutation, state.position = None, 0
+    return (LossTerms(*means[:3]), means[3]), stopped
+
+
+def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> None:
+    """Train ``model`` by minibatches from its current weights and training state.
+
+    Parameters
+    ----------
+    model : SparseAutoencoder
+        With ``_training_state``; its weights, ``n_iter_``, ``history_`` and
+        ``loss_curve_`` are updated in place.
+    X : ndarray of shape (n_samples, n_features)
+        Validated data in the model's floating type.
+    callback : callable, optional
+        ``callback(model, progress)`` after every step; True stops.
+    fitting : bool
+        True for ``fit`` (epochs up to ``max_iter``, early stopping, a
+        ``ConvergenceWarning`` at the limit), False for one epoch of
+        ``partial_fit``.
+    """
+    state = model._training_state
+    params = model._params().copy()
+    model._store(params)
+    hyper = model._hyperparameters()
+    decay = model.rho_decay if model.rho_estimate == "running" else 0.0
+    batch_size = min(model.batch_size, X.shape[0])
+    steps = math.ceil(X.shape[0] / batch_size)
+    budget = model.max_iter if fitting else model.n_iter_ + 1
+    times = model.history_["time"]
+    start = time.perf_counter() - (times[-1] if times else 0.0)
+
+    def evaluate_batch(theta, chunk, rho_hat):
+        return evaluate_minibatch(
+            params, chunk, **hyper, previous_rho_hat=rho_hat, rho_decay=decay
+        )
+
+    def on_step():
+        if callback is None:
+            return False
+        k = state.position
+        terms = LossTerms(*(value / k for value in state.sums[:3]))
+        elapsed = time.perf_counter() - start
+        progress = Progress(
+            model.n_iter_, budget, k, steps, terms, state.sums[3] / k, elapsed
+        )
+        return callback(model, progress)
+
+    serial = batch_size * X.shape[1] * model.n_components < SERIAL_WORK
+    with threadpool_limits(limits=1 if serial else None, user_api="blas"):
+        end = _epochs(
+            model, X, params.vector, evaluate_batch, batch_size, on_step, budget, start
+        )
+    if fitting and end != "stopped":
+        state.fitting = False
+    if fitting and end == "budget":
+        warnings.warn(
+            f"{model.solver} reached max_iter={model.max_iter} epochs before "
+            f"converging (the loss beat its best by more than tol={model.tol} "
+            f"within the last n_iter_no_change={model.n_iter_no_change} epochs); "
+            "increase max_iter or tol",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+def _epochs(model, X, theta, evaluate_batch, batch_size, on_step, budget, start):
+    """Run epochs; say why they ended: "budget", "converged" or "stopped"."""
+    state = model._training_state
+    while model.n_iter_ < budget:
+        epoch, stopped = run_epoch(state, X, theta, evaluate_batch, batch_size, on_step)
+        if epoch is not None:
+            terms, mean_activation = epoch
+            model.n_iter_ += 1
+            append_history(
+                model.history_, terms, mean_activation, time.perf_counter() - start
+            )
+            model.loss_curve_.append(terms.total)
+            if model.verbose:
+                logger.info(
+                    "epoch %d: loss %.6g, mean activation %.4g",
+                    model.n_iter_,
+                    terms.total,
+                    mean_activation,
+                )
+            state.improved(terms.total, model.tol)
+            if state.fitting and state.no_improvement >= model.n_iter_no_change:
+                return "converged"
+        if stopped:
+            return "stopped"
+    return "budget"
