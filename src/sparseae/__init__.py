@@ -9,6 +9,9 @@ from .io import load, save
 from .objective import LossTerms, evaluate, loss_and_grad, loss_terms
 from .params import Params
 from .penalties import PENALTIES
+from .preprocessing import ZCAWhitening
+from .softmax import SoftmaxClassifier
+from .stacked import StackedAutoencoder
 
 try:
     __version__ = version("sparseae")
@@ -22,7 +25,10 @@ __all__ = [
     "LossTerms",
     "Params",
     "Progress",
+    "SoftmaxClassifier",
     "SparseAutoencoder",
+    "StackedAutoencoder",
+    "ZCAWhitening",
     "__version__",
     "check_gradient",
     "evaluate",
