@@ -63,13 +63,19 @@ def relative(a, b):
     return np.linalg.norm(np.ravel(a) - np.ravel(b)) / np.linalg.norm(np.ravel(b))
 
 
-@pytest.fixture(params=["two passes", "one pass"])
+KEPT = {
+    "two passes": lambda X, h: X.shape[0],
+    "one pass": lambda X, h: 0,
+    "a2 of some rows kept": lambda X, h: X.shape[0] // 3 + 1,
+}
+
+
+@pytest.fixture(params=list(KEPT))
 def path(request, monkeypatch):
-    """Force either way of going over in-memory data, with several blocks."""
+    """Force each way of going over in-memory data, with several blocks."""
     monkeypatch.setattr(kernel, "_BLOCK_ELEMENTS", 40)  # 16-row blocks
     monkeypatch.setattr(kernel, "_PARALLEL_WORK", 0)  # threads even when tiny
-    keep = 1 << 40 if request.param == "two passes" else 0
-    monkeypatch.setattr(objective, "_KEEP_BYTES", keep)
+    monkeypatch.setattr(objective, "_kept_rows", KEPT[request.param])
     return request.param
 
 
@@ -112,6 +118,13 @@ def test_any_memory_layout_gives_the_same_result():
         got = evaluate(params, layout, **HYPER)
         assert got.terms.total == pytest.approx(want.terms.total, rel=1e-14)
         assert relative(got.grads.vector, want.grads.vector) < 1e-14
+
+
+def test_memory_budget_for_kept_activations():
+    X = np.zeros((1000, 64), np.float32)
+    assert objective._kept_rows(X, 25) == 1000  # under the 16 MiB floor
+    X = np.lib.stride_tricks.as_strided(X, (600_000, 784), (0, 0))
+    assert objective._kept_rows(X, 196) == 300_000  # an eighth of the bytes
 
 
 def test_loss_only_matches_loss_with_gradient():

@@ -11,9 +11,10 @@ built from the same block operations:
 
 - one pass (``BlockSums(deferred=True)``): forward, output error and both
   hidden sums of eq. (11) in each block; memory is one block of activations.
-- two passes over in-memory data: the first keeps a2 for every row and
-  gives ρ̂, the second uses the exact δ2 of eq. (8); five products instead of
-  six, for m·h more numbers in memory.
+- two passes over in-memory data: the first keeps a2 of as many rows as a
+  memory budget allows (one pass for the rest) and gives ρ̂, the second
+  gives the kept rows the exact δ2 of eq. (8); five products instead of six
+  for each kept row, for h more numbers in memory.
 
 Each worker thread owns one ``BlockSums``: its buffers, sized to one block,
 and its running sums, added together at the end.  Buffers are reused and every
@@ -96,8 +97,8 @@ class BlockSums:
     grad : bool
         Whether to compute the gradient sums.
     deferred : bool
-        Take the sums of eq. (11), which do not need ρ̂, rather than those
-        of eq. (10), which need it before the block is seen.
+        Make room for the sums of eq. (11), which do not need ρ̂; without
+        it, every block must be given β s for the sums of eq. (10).
     """
 
     def __init__(self, params, settings, rows, *, grad, deferred):
@@ -167,16 +168,17 @@ class BlockSums:
         error, slope = S[:, :h], S[:, h:]
         np.subtract(1, A, out=slope)
         slope *= A  # f'(z2) = a2 (1 − a2)
-        if self.deferred:
+        if s is None:
             error *= slope  # δ3 W2 ⊙ f', eq. (11)
-            product = S
+            product, width = S, 2 * h
         else:
             error += s  # δ2 = (δ3 W2 + β s) ⊙ f', eq. (8)
             error *= slope
-            product = error
-        np.matmul(product.T, X, out=self._hn)  # eq. (10) or (11)
-        self.gW1 += self._hn
-        self.gb1 += product.sum(axis=0)
+            product, width = error, h
+        out = self._hn[:width]
+        np.matmul(product.T, X, out=out)  # eq. (10) or (11)
+        self.gW1[:width] += out
+        self.gb1[:width] += product.sum(axis=0)
 
     def add(self, other: BlockSums) -> None:
         """Add another worker's sums to these."""
@@ -240,7 +242,7 @@ def finish(workers, m, params, settings):
 
 def one_pass(pool, workers, X) -> None:
     """Add every row block of ``X`` to the workers' sums (eq. 11 if grad)."""
-    rows = workers[0].A.shape[0]
+    rows = _even_blocks(X.shape[0], workers[0].A.shape[0], pool.n_workers)
 
     def task(sums, start, stop):
         block = np.ascontiguousarray(X[start:stop])
@@ -253,26 +255,40 @@ def one_pass(pool, workers, X) -> None:
     pool.run_blocks(task, workers, n_rows=X.shape[0], block_rows=rows)
 
 
-def two_passes(pool, workers, X, settings) -> None:
-    """Add ``X`` to the workers' sums keeping a2 between passes (eq. 10)."""
-    rows, m = workers[0].A.shape[0], X.shape[0]
-    dtype = workers[0].A.dtype
-    a2 = np.empty((m, workers[0].A.shape[1]), dtype)  # (m, h)
+def two_passes(pool, workers, X, settings, kept) -> None:
+    """Add ``X`` to the workers' sums, keeping a2 of its first ``kept`` rows.
+
+    Those rows are encoded first and their a2 kept; the other rows go through
+    :func:`one_pass`; then, with ρ̂ known, the kept rows get the exact δ2 of
+    eq. (8).  Five products for a kept row, six for the others.
+    """
+    m, (largest, h) = X.shape[0], workers[0].A.shape
+    rows = _even_blocks(kept, largest, pool.n_workers)
+    a2 = np.empty((kept, h), workers[0].A.dtype)  # (kept, h)
     pool.run_blocks(
         lambda sums, start, stop: sums.encode(X[start:stop], a2[start:stop]),
         workers,
-        n_rows=m,
+        n_rows=kept,
         block_rows=rows,
     )
+    if kept < m:
+        one_pass(pool, workers, X[kept:])
     a2_sum = np.sum([sums.a2_sum for sums in workers], axis=0)
-    s = sparsity_slope(a2_sum, m, settings, dtype)[2].astype(dtype)
+    s = sparsity_slope(a2_sum, m, settings, a2.dtype)[2].astype(a2.dtype)
 
     def task(sums, start, stop):
         block = np.ascontiguousarray(X[start:stop])
         sums.output(block, a2[start:stop])
         sums.hidden(block, a2[start:stop], s)
 
-    pool.run_blocks(task, workers, n_rows=m, block_rows=rows)
+    pool.run_blocks(task, workers, n_rows=kept, block_rows=rows)
+
+
+def _even_blocks(m, largest, workers):
+    """Rows per block so that the blocks share out evenly between workers."""
+    count = -(-m // largest)
+    count = -(-count // workers) * workers
+    return -(-m // count)
 
 
 def n_workers(m: int, n: int, h: int) -> int:

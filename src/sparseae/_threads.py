@@ -7,7 +7,7 @@ cores while the element-wise work runs on one, each core takes whole row
 blocks in its own thread, with the BLAS limited to one thread for as long as
 those threads run.  The number of threads is the number the BLAS may use now,
 so a caller's ``threadpoolctl.threadpool_limits`` is honoured: under a limit of
-one, everything runs in the calling thread and no limit is touched.
+one, everything runs in the calling thread.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class WorkerPool:
     Parameters
     ----------
     n_workers : int
-        Number of threads; 1 runs everything in the calling thread.
+        Number of threads; 1 runs everything in the calling thread.  Either
+        way the BLAS is limited to one thread while the pool is open.
 
     Examples
     --------
@@ -104,8 +105,10 @@ class WorkerPool:
         self._executor = None
 
     def __enter__(self) -> WorkerPool:
+        # Even a single worker runs with one BLAS thread: the products of one
+        # block are too small to gain from more, and often lose.
+        _enter_limit()
         if self.n_workers > 1:
-            _enter_limit()
             self._executor = ThreadPoolExecutor(self.n_workers)
         return self
 
@@ -113,7 +116,7 @@ class WorkerPool:
         if self._executor is not None:
             self._executor.shutdown()
             self._executor = None
-            _exit_limit()
+        _exit_limit()
 
     def run_blocks(
         self,

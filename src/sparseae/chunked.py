@@ -68,12 +68,13 @@ class ArrayChunks:
 
 
 class NpyChunks:
-    """Row chunks of a memory-mapped ``.npy`` file, resident one at a time.
+    """Row chunks of a ``.npy`` file, each memory-mapped only while in use.
 
-    The file is mapped, not read; after each chunk has been used its pages are
-    given back (``madvise(MADV_DONTNEED)``, where the system has it), so the
-    process's resident memory stays at about one chunk however large the file.
-    The operating system may still cache the file, as it does for any file.
+    Each chunk is a read-only view of its own mapping of the file, which is
+    unmapped once the chunk is no longer referenced, so both the resident
+    memory and the address space of the process stay at about one chunk
+    however large the file.  The operating system may still cache the file,
+    as it does for any file read.
 
     Parameters
     ----------
@@ -102,33 +103,36 @@ class NpyChunks:
                 else np.lib.format.read_array_header_2_0
             )
             shape, fortran_order, dtype = read_header(file)
-            offset = file.tell()
-            if len(shape) != 2 or fortran_order:
-                raise ValueError(
-                    f"{path} must hold a 2-D array in C order, got shape {shape}"
-                    + (" in Fortran order" if fortran_order else "")
-                )
-            self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
-        self.array = np.ndarray(shape, dtype, buffer=self._map, offset=offset)
-        self.shape, self.dtype, self._offset = shape, dtype, offset
+            self._offset = file.tell()
+        if len(shape) != 2 or fortran_order:
+            raise ValueError(
+                f"{path} must hold a 2-D array in C order, got shape {shape}"
+                + (" in Fortran order" if fortran_order else "")
+            )
+        self.path, self.shape, self.dtype = Path(path), shape, dtype
         self.chunk_rows = _chunk_rows(chunk_rows, shape[1])
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        row_bytes = self.shape[1] * self.dtype.itemsize
-        for start in range(0, self.shape[0], self.chunk_rows):
-            stop = min(start + self.chunk_rows, self.shape[0])
-            yield self.array[start:stop]
-            self._release(self._offset + start * row_bytes, stop - start, row_bytes)
-
-    def _release(self, begin: int, rows: int, row_bytes: int) -> None:
-        if not hasattr(mmap, "MADV_DONTNEED"):
-            return
-        # Only whole pages inside the chunk: the ones at its edges may hold
-        # rows of the neighbouring chunks.
-        first = -(-begin // mmap.PAGESIZE) * mmap.PAGESIZE
-        last = (begin + rows * row_bytes) // mmap.PAGESIZE * mmap.PAGESIZE
-        if last > first:
-            self._map.madvise(mmap.MADV_DONTNEED, first, last - first)
+        m, n = self.shape
+        row_bytes = n * self.dtype.itemsize
+        with open(self.path, "rb") as file:
+            for start in range(0, m, self.chunk_rows):
+                rows = min(self.chunk_rows, m - start)
+                begin = self._offset + start * row_bytes
+                # Mappings start on a multiple of the allocation granularity.
+                base = begin - begin % mmap.ALLOCATIONGRANULARITY
+                view = mmap.mmap(
+                    file.fileno(),
+                    begin - base + rows * row_bytes,
+                    access=mmap.ACCESS_READ,
+                    offset=base,
+                )
+                chunk = np.ndarray(
+                    (rows, n), self.dtype, buffer=view, offset=begin - base
+                )
+                del view  # the chunk alone keeps the mapping alive
+                yield chunk
+                del chunk
 
 
 def _chunk_rows(chunk_rows, n_features):

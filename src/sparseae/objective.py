@@ -46,9 +46,12 @@ __all__ = [
 ]
 
 OUTPUTS = ("sigmoid", "linear")
-# a2 of every row is kept between two passes when it needs at most this much,
-# or a quarter of the data's bytes.
-_KEEP_BYTES = 64 << 20
+# Memory for a2 kept between two passes: the larger of this many bytes and
+# this fraction of the data's.  With the L-BFGS history (about 0.3 times the
+# data at MNIST scale in float32) full-batch training then stays within 1.5
+# times the data's bytes.
+_KEEP_BYTES = 16 << 20
+_KEEP_FRACTION = 1 / 8
 LOSSES = ("squared", "cross_entropy")
 
 
@@ -182,12 +185,13 @@ def evaluate(
     Computation happens in the data's floating type (float32 or float64; any
     other type is converted to float64); parameters of another type are cast.
     Rows are taken in cache-sized blocks on as many threads as the BLAS may use
-    (see :mod:`threadpoolctl`), with sums of the loss in float64.  When a2 for
-    all rows is small (``n_hidden <= n_features / 4``, or under 64 MiB) it is
-    kept between two passes (five matrix products); otherwise one pass takes
-    the sums of ``docs/derivation.md`` eq. (11) (six products, memory of one
-    block).  :func:`sparseae.chunked.evaluate_chunks` does the same for data
-    that is not in memory.
+    (see :mod:`threadpoolctl`), with sums of the loss in float64.  The hidden
+    activations a2 of as many rows as fit in an eighth of the data's bytes (at
+    least 16 MiB) are kept between two passes, which costs five matrix
+    products per row; the other rows take the sums of ``docs/derivation.md``
+    eq. (11) in one pass, six products per row and memory of one block.
+    :func:`sparseae.chunked.evaluate_chunks` takes one pass over data that is
+    not in memory.
 
     Parameters
     ----------
@@ -238,17 +242,23 @@ def evaluate(
     if params.dtype != X.dtype:
         params = params.astype(X.dtype)
     (m, n), h = X.shape, params.n_hidden
-    keep = compute_grad and m * h * X.itemsize <= max(X.nbytes // 4, _KEEP_BYTES)
+    kept = _kept_rows(X, h) if compute_grad else 0
     with WorkerPool(n_workers(m, n, h)) as pool:
         workers = new_workers(
-            params, settings, pool.n_workers, compute_grad, not keep, m
+            params, settings, pool.n_workers, compute_grad, kept < m, m
         )
-        if keep:
-            two_passes(pool, workers, X, settings)
+        if kept:
+            two_passes(pool, workers, X, settings, kept)
         else:
             one_pass(pool, workers, X)
     terms, rho_hat, grads = finish(workers, m, params, settings)
     return Evaluation(LossTerms(*terms), rho_hat, grads)
+
+
+def _kept_rows(X, n_hidden):
+    """Rows whose a2 the memory budget can keep between two passes."""
+    budget = max(_KEEP_BYTES, _KEEP_FRACTION * X.nbytes)
+    return min(X.shape[0], int(budget // (n_hidden * X.itemsize)))
 
 
 def make_settings(**hyperparameters) -> Settings:
