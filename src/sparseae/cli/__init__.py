@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from .. import __version__
-from . import demo, gradcheck
+from . import demo, encode, gradcheck, show, train
 
 __all__ = ["main"]
 
-COMMANDS = (demo, gradcheck)
+COMMANDS = (demo, gradcheck, train, encode, show)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 

@@ -1,0 +1,128 @@
+"""What the commands accept as data: a named data set, an array file or images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm"}
+
+DATA_HELP = (
+    "'patches' (8x8 patches of whitened photographs), 'digits' (scikit-learn's "
+    "8x8 digits scaled to [0, 1]), a .npy, .npz or .csv file with one sample per "
+    "row, or a folder of equally sized images (one sample each, as grey levels "
+    "in [0, 1])"
+)
+
+
+def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
+    """Load the data named by ``source``.
+
+    Parameters
+    ----------
+    source : str
+        See :data:`DATA_HELP`.
+    n_patches : int, default=10000
+        Number of patches for ``"patches"``.
+    seed : int, default=0
+        Seed of the patch positions for ``"patches"``.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` of a sample of an array file, when it is an image.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+    image_shape : tuple of int or None
+        Shape of one sample as an image, when the data are images.
+
+    Examples
+    --------
+    >>> X, shape = load_input("digits")
+    >>> X.shape, shape
+    ((1797, 64), (8, 8))
+    """
+    if source == "patches":
+        from ..datasets import load_patches
+
+        if n_patches < 1:
+            raise ValueError(f"--patches must be >= 1, got {n_patches}")
+        return load_patches(n_patches, 8, random_state=seed), (8, 8)
+    if source == "digits":
+        from ..datasets import load_digits_scaled
+
+        return load_digits_scaled()[0], (8, 8)
+    path = Path(source)
+    if path.is_dir():
+        return _load_images(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"data {source!r} is neither 'patches', 'digits', nor an existing file "
+            "or folder"
+        )
+    X = _load_array(path)
+    if X.ndim == 3:
+        image_shape = image_shape or X.shape[1:]
+        X = X.reshape(len(X), -1)
+    if X.ndim != 2 or X.size == 0:
+        raise ValueError(
+            f"{path} must hold a non-empty 2-D array (one sample per row) or a 3-D "
+            f"stack of images, got shape {X.shape}"
+        )
+    if image_shape is not None and int(np.prod(image_shape)) != X.shape[1]:
+        raise ValueError(
+            f"--image-shape {tuple(image_shape)} has {int(np.prod(image_shape))} "
+            f"pixels but the samples of {path} have {X.shape[1]} features"
+        )
+    return X.astype(np.float64, copy=False), image_shape and tuple(image_shape)
+
+
+def _load_array(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return np.load(path, allow_pickle=False)
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.keys())
+            if len(names) != 1 and "X" not in names:
+                raise ValueError(
+                    f"{path} holds arrays {names}; name the data 'X' or keep one"
+                )
+            return archive["X" if "X" in names else names[0]]
+    if suffix == ".csv":
+        with open(path) as file:
+            first = file.readline()
+        try:
+            [float(value) for value in first.split(",")]
+            header = 0
+        except ValueError:
+            header = 1
+        return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2)
+    raise ValueError(
+        f"{path} has suffix {suffix!r}; the data must be a .npy, .npz or .csv file, "
+        "a folder of images, 'patches' or 'digits'"
+    )
+
+
+def _load_images(folder: Path):
+    from PIL import Image
+
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(
+            f"folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+        )
+    images = []
+    for file in files:
+        with Image.open(file) as image:
+            pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255
+        if images and pixels.shape != images[0].shape:
+            raise ValueError(
+                f"{file} is {pixels.shape[1]}x{pixels.shape[0]} pixels but "
+                f"{files[0].name} is {images[0].shape[1]}x{images[0].shape[0]}; "
+                "all images must have the same size"
+            )
+        images.append(pixels)
+    return np.stack(images).reshape(len(images), -1), images[0].shape

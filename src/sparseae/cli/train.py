@@ -1,0 +1,250 @@
+"""``sparseae train``: fit a model, write it with its pictures and figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import textwrap
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from .. import Checkpointer, Params, SparseAutoencoder, load, loss_terms
+from ..plotting import plot_loss_curve, save_filters
+from .inputs import DATA_HELP, load_input
+from .progress import ProgressBar
+
+EXAMPLE = """examples:
+  sparseae train digits -o runs/digits --n-components 36 --sparsity-target 0.1
+  sparseae train patches -o runs/adam --solver adam --batch-size 32 \\
+      --rho-estimate running --max-iter 50
+  sparseae train patches -o runs/adam --resume      # after Ctrl-C
+
+writes OUTPUT/model.safetensors, OUTPUT/metrics.json, OUTPUT/loss.png and, when
+the samples are images, OUTPUT/filters.png. Minibatch runs save
+OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C.
+"""
+
+# Options that set estimator parameters: (name, type, help). Defaults and the
+# valid values come from the estimator itself.
+HYPERPARAMETERS = (
+    ("n_components", int, "hidden units h"),
+    ("sparsity_target", float, "target mean activation rho, in (0, 1)"),
+    ("sparsity_weight", float, "weight beta of the sparsity penalty"),
+    ("weight_decay", float, "weight decay lambda"),
+    ("penalty", str, "sparsity penalty: kl, squared or l1"),
+    ("output_activation", str, "output unit: sigmoid (data in [0, 1]) or linear"),
+    ("loss", str, "reconstruction loss: squared or cross_entropy"),
+    ("solver", str, "lbfgs (full batch), sgd or adam (minibatches)"),
+    ("max_iter", int, "iterations (L-BFGS) or epochs (SGD, Adam)"),
+    ("lbfgs_memory", int, "correction pairs kept by L-BFGS"),
+    ("batch_size", int, "samples per minibatch"),
+    ("learning_rate", str, "step size of SGD or Adam, or 'auto'"),
+    ("momentum", float, "momentum of SGD"),
+    ("rho_estimate", str, "rho-hat of a minibatch's sparsity term: batch or running"),
+    ("rho_decay", float, "decay alpha of the running estimate"),
+    ("tol", float, "stopping tolerance"),
+    ("n_iter_no_change", int, "epochs without improvement before SGD/Adam stop"),
+    ("dtype", str, "float64 or float32"),
+)
+
+
+def add_parser(subparsers) -> None:
+    """Register the command."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a sparse autoencoder and save it",
+        description=textwrap.fill(f"Train a sparse autoencoder on DATA: {DATA_HELP}."),
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("data", metavar="DATA", help="what to train on (see above)")
+    parser.add_argument(
+        "-o", "--output", type=Path, required=True, help="folder for the results"
+    )
+    defaults = SparseAutoencoder().get_params()
+    model = parser.add_argument_group("model and training")
+    for name, kind, text in HYPERPARAMETERS:
+        default = defaults[name]
+        if name == "dtype":
+            default = np.dtype(default).name
+        model.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=default,
+            metavar={int: "N", float: "X"}.get(kind, "NAME"),
+            help=f"{text} (default {default})",
+        )
+    model.add_argument(
+        "--seed", type=int, default=0, help="random_state of the model (default 0)"
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--patches", type=int, default=10_000, help="patches to sample (default 10000)"
+    )
+    data.add_argument(
+        "--image-shape",
+        type=int,
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        help="shape of one sample, to draw filters.png for an array file",
+    )
+    run = parser.add_argument_group("run")
+    run.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="minibatch solvers: save a checkpoint this often (default 60)",
+    )
+    run.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUTPUT/checkpoint.safetensors, with its settings",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(run=run_train)
+
+
+def _estimator(args) -> SparseAutoencoder:
+    params = {name: getattr(args, name) for name, _, _ in HYPERPARAMETERS}
+    if params["learning_rate"] != "auto":
+        try:
+            params["learning_rate"] = float(params["learning_rate"])
+        except ValueError:
+            raise ValueError(
+                f"--learning-rate must be a number > 0 or 'auto', got "
+                f"{params['learning_rate']!r}"
+            ) from None
+    return SparseAutoencoder(**params, random_state=args.seed)
+
+
+@contextmanager
+def _interrupt_flag():
+    """Turn the first Ctrl-C into a flag that training polls between steps."""
+    pressed = []
+
+    def handler(signum, frame):
+        pressed.append(True)
+        # A second Ctrl-C interrupts at once.
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(pressed)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_train(args) -> int:
+    """Train, then write the model, pictures and figures; 130 if interrupted."""
+    checkpoint = args.output / "checkpoint.safetensors"
+    X, image_shape = load_input(
+        args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
+    )
+    if args.resume:
+        model = load(checkpoint)
+    else:
+        model = _estimator(args)
+    args.output.mkdir(parents=True, exist_ok=True)
+    extra = {"data": args.data, "image_shape": image_shape and list(image_shape)}
+    start = time.perf_counter()
+    with _interrupt_flag() as interrupted:
+        bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
+        saver = Checkpointer(checkpoint, every_seconds=args.checkpoint_every)
+
+        def callback(model, progress):
+            if model.solver != "lbfgs":
+                saver(model, progress)
+            return bar(model, progress)
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if args.resume:
+                    model.resume_fit(X, callback=callback)
+                else:
+                    model.fit(X, callback=callback)
+        finally:
+            bar.close()
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
+        if interrupted():
+            model.save(checkpoint, extra=extra)
+            how = (
+                "L-BFGS cannot resume: start again"
+                if model.solver == "lbfgs"
+                else "continue with the same command and --resume"
+            )
+            print(
+                f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
+                f"{checkpoint}; {how}"
+            )
+            return 130
+    seconds = time.perf_counter() - start
+    _write_results(model, X, args.output, image_shape, extra, seconds)
+    checkpoint.unlink(missing_ok=True)
+    return 0
+
+
+def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
+    model.save(folder / "model.safetensors", extra=extra)
+    params = Params(
+        model.components_,
+        model.intercept_hidden_,
+        model.decoder_weights_,
+        model.intercept_visible_,
+    )
+    terms = loss_terms(
+        params,
+        X.astype(model.components_.dtype),
+        sparsity_target=model.sparsity_target,
+        sparsity_weight=model.sparsity_weight,
+        weight_decay=model.weight_decay,
+        penalty=model.penalty,
+        output=model.output_activation,
+        loss=model.loss,
+    )
+    rho_hat = model.transform(X).mean(axis=0)
+    metrics = {
+        "data": {
+            "source": extra["data"],
+            "n_samples": len(X),
+            "n_features": X.shape[1],
+        },
+        "solver": model.solver,
+        "n_iter": model.n_iter_,
+        "seconds": round(seconds, 3),
+        "objective": terms.total,
+        "reconstruction": terms.reconstruction,
+        "weight_decay": terms.weight_decay,
+        "sparsity": terms.sparsity,
+        "mean_activation": float(rho_hat.mean()),
+        "mean_activation_gap": float(np.abs(rho_hat - model.sparsity_target).mean()),
+        "score": model.score(X),
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    written = ["model.safetensors", "metrics.json", "loss.png"]
+    curves = {k: model.history_[k] for k in ("loss", "reconstruction", "sparsity")}
+    plot_loss_curve(folder / "loss.png", curves, title=f"sparseae {model.solver}")
+    if image_shape is not None:
+        save_filters(folder / "filters.png", model.components_, image_shape=image_shape)
+        written.append("filters.png")
+    print(
+        f"data:            {len(X)} samples of {X.shape[1]} features ({extra['data']})"
+    )
+    print(f"iterations:      {model.n_iter_} ({model.solver}), {seconds:.1f} s")
+    print(
+        f"objective:       {terms.total:.6g} (reconstruction {terms.reconstruction:.6g}"
+        f", weight decay {terms.weight_decay:.6g}, sparsity {terms.sparsity:.6g})"
+    )
+    print(
+        f"mean activation: {metrics['mean_activation']:.4g} "
+        f"(target {model.sparsity_target})"
+    )
+    print(f"written to {folder}: {', '.join(written)}")
