@@ -88,9 +88,13 @@ class SparseAutoencoder(
         Step size of SGD and Adam; "auto" is 0.1 for SGD and 1e-3 for Adam.
     momentum : float, default=0.9
         Momentum of SGD, in [0, 1).
-    rho_estimate : {"running", "batch"}, default="running"
+    rho_estimate : {"batch", "running"}, default="batch"
         Mean activations ρ̂ used in the sparsity term of a minibatch: the
         batch's own, or the running average ``ρ̂_t = α ρ̂_{t-1} + (1-α) ρ̂_B``.
+        "running" removes most of the bias of small batches when ρ is small
+        (batches of 32 with ρ = 0.01) but lags about ``1/(1-α)`` steps behind
+        the weights, which large fast steps cannot afford; see
+        ``docs/minibatch.md``.
     rho_decay : float, default=0.95
         α of the running estimate, in [0, 1).
     tol : float, default=1e-9
@@ -200,7 +204,7 @@ class SparseAutoencoder(
         batch_size=256,
         learning_rate="auto",
         momentum=0.9,
-        rho_estimate="running",
+        rho_estimate="batch",
         rho_decay=0.95,
         tol=1e-9,
         n_iter_no_change=10,
