@@ -170,6 +170,14 @@ def test_partial_fit_initialises_lazily_and_accepts_any_number_of_calls(digits):
     assert model.transform(digits[:5]).shape == (5, 8)
 
 
+def test_partial_fit_continues_from_lbfgs_weights(digits):
+    model = SparseAutoencoder(4, tol=1e-2, random_state=0).fit(digits[:100])
+    before = model.score(digits[:100])
+    model.set_params(solver="adam", learning_rate=1e-3).partial_fit(digits[:100])
+    assert model.n_iter_ == len(model.loss_curve_)
+    assert model.score(digits[:100]) == pytest.approx(before, rel=0.05)
+
+
 def test_partial_fit_is_only_offered_by_minibatch_solvers():
     assert not hasattr(SparseAutoencoder(solver="lbfgs"), "partial_fit")
     assert hasattr(SparseAutoencoder(solver="sgd"), "partial_fit")

@@ -320,12 +320,12 @@ class SparseAutoencoder(
         self : SparseAutoencoder
             The updated estimator.
         """
-        first = getattr(self, "_training_state", None) is None
+        first = not hasattr(self, "components_")
         X = self._validate_X(X, reset=first)
-        if first:
-            self._training_state = MinibatchState(
-                self._initialize(X), self._make_optimizer()
-            )
+        rng = self._initialize(X) if first else self._generator()
+        if getattr(self, "_training_state", None) is None:
+            # New, or fitted by L-BFGS: the minibatch run starts from its weights.
+            self._training_state = MinibatchState(rng, self._make_optimizer())
         # An epoch left unfinished by an earlier call belongs to other data.
         self._training_state.permutation = None
         self._training_state.fitting = False
@@ -369,10 +369,13 @@ class SparseAutoencoder(
             train_minibatch(self, X, callback, fitting=True)
         return self
 
-    def _initialize(self, X) -> np.random.Generator:
-        rng = np.random.default_rng(
+    def _generator(self) -> np.random.Generator:
+        return np.random.default_rng(
             check_random_state(self.random_state).randint(2**31)
         )
+
+    def _initialize(self, X) -> np.random.Generator:
+        rng = self._generator()
         self._store(
             Params.initialize(X.shape[1], self.n_components, rng=rng, dtype=X.dtype)
         )

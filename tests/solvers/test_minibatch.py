@@ -1,5 +1,7 @@
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sparseae import evaluate
 from sparseae.minibatch_objective import evaluate_minibatch, update_rho_hat
@@ -143,3 +145,30 @@ def test_running_estimate_moves_a_fraction_towards_the_batch_mean():
     )
     batch = evaluate(params, X, **HYPER).mean_activation
     np.testing.assert_allclose(result.mean_activation, 0.9 * previous + 0.1 * batch)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    m=st.integers(2, 30),
+    size=st.integers(1, 30),
+    penalty=st.sampled_from(["kl", "squared", "l1"]),
+)
+def test_given_the_exact_rho_hat_any_split_recovers_the_full_gradient(
+    seed, m, size, penalty
+):
+    X, params = tiny_problem(seed=seed, m=m)
+    hyper = dict(HYPER, penalty=penalty)
+    exact = evaluate(params, X, **hyper)
+    total = sum(
+        len(chunk)
+        * evaluate_minibatch(
+            params,
+            chunk,
+            **hyper,
+            previous_rho_hat=exact.mean_activation,
+            rho_decay=1.0,
+        ).grads.vector
+        for chunk in (X[start : start + size] for start in range(0, m, size))
+    )
+    np.testing.assert_allclose(total / m, exact.grads.vector, atol=1e-12)
