@@ -1,3 +1,4 @@
+import itertools
 import logging
 
 import numpy as np
@@ -119,8 +120,8 @@ def test_large_batches_reach_the_lbfgs_objective(
 def test_running_estimate_ends_closer_to_the_target_than_the_batch_estimate(digits):
     # docs/minibatch.md: the batch estimate's s term is biased towards pushing
     # activations up when rho = 0.01 and batches hold 32 samples.
-    gaps = {}
-    for estimate in ("batch", "running"):
+    gaps = {"batch": [], "running": []}
+    for estimate, seed in itertools.product(gaps, range(3)):
         model = SparseAutoencoder(
             25,
             sparsity_target=0.01,
@@ -131,12 +132,14 @@ def test_running_estimate_ends_closer_to_the_target_than_the_batch_estimate(digi
             max_iter=60,
             tol=0,
             n_iter_no_change=60,
-            random_state=0,
+            random_state=seed,
         )
         with pytest.warns(ConvergenceWarning, match="max_iter=60"):
             model.fit(digits)
-        gaps[estimate] = model.transform(digits).mean() - 0.01
-    assert 0 < gaps["running"] < 0.95 * gaps["batch"]
+        gaps[estimate].append(model.transform(digits).mean() - 0.01)
+    # Measured: 0.0072 against 0.0078 (docs/minibatch.md).
+    assert 0 < np.mean(gaps["running"]) < 0.97 * np.mean(gaps["batch"])
+    assert all(np.less(gaps["running"], gaps["batch"]))
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
