@@ -122,9 +122,9 @@ def test_any_memory_layout_gives_the_same_result():
 
 def test_memory_budget_for_kept_activations():
     X = np.zeros((1000, 64), np.float32)
-    assert objective._kept_rows(X, 25) == 1000  # under the 16 MiB floor
+    assert objective._kept_rows(X, 25) == 1000  # all of a2 within 16 MiB
     X = np.lib.stride_tricks.as_strided(X, (600_000, 784), (0, 0))
-    assert objective._kept_rows(X, 196) == 300_000  # an eighth of the bytes
+    assert objective._kept_rows(X, 196) == 75_000  # 1/32 of the data's bytes
 
 
 def test_loss_only_matches_loss_with_gradient():

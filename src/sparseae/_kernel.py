@@ -109,6 +109,7 @@ class BlockSums:
         self.Z = np.empty((rows, n), dtype)  # z3, then x̂, then 1 − x̂
         self.T = np.empty((rows, n), dtype)  # x̂ − x, then δ3
         self.reconstruction = 0.0  # Python floats: the loss sums in float64
+        self._ones = np.ones(rows, dtype)
         self.a2_sum = np.zeros(h)
         if not grad:
             return
@@ -122,12 +123,17 @@ class BlockSums:
         self._nh = np.empty((n, h), dtype)
         self._hn = np.empty_like(self.gW1)
 
+    def _column_sums(self, M):
+        # A product with ones: several times faster than M.sum(axis=0) on the
+        # tall, narrow blocks here.
+        return self._ones[: M.shape[0]] @ M
+
     def encode(self, X, A):
         """Write a2 of the rows ``X`` into ``A`` and add them to Σ a2."""
         np.matmul(X, self.params.W1.T, out=A)  # (rows, h), eq. (1)
         A += self.params.b1
         sigmoid_(A)
-        self.a2_sum += A.sum(axis=0)  # m ρ̂, eq. (4)
+        self.a2_sum += self._column_sums(A)  # m ρ̂, eq. (4)
 
     def output(self, X, A):
         """Add the block's reconstruction loss and, if asked, its output sums.
@@ -158,7 +164,7 @@ class BlockSums:
             return
         np.matmul(T.T, A, out=self._nh)  # eq. (9)
         self.gW2 += self._nh
-        self.gb2 += T.sum(axis=0)
+        self.gb2 += self._column_sums(T)
         np.matmul(T, W2, out=self.S[:rows, : A.shape[1]])  # δ3 W2, eq. (8)
 
     def hidden(self, X, A, s=None):
@@ -178,7 +184,7 @@ class BlockSums:
         out = self._hn[:width]
         np.matmul(product.T, X, out=out)  # eq. (10) or (11)
         self.gW1[:width] += out
-        self.gb1[:width] += product.sum(axis=0)
+        self.gb1[:width] += self._column_sums(product)
 
     def add(self, other: BlockSums) -> None:
         """Add another worker's sums to these."""

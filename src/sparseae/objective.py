@@ -46,12 +46,12 @@ __all__ = [
 ]
 
 OUTPUTS = ("sigmoid", "linear")
-# Memory for a2 kept between two passes: the larger of this many bytes and
-# this fraction of the data's.  With the L-BFGS history (about 0.3 times the
-# data at MNIST scale in float32) full-batch training then stays within 1.5
-# times the data's bytes.
+# a2 is kept between two passes for every row when that takes at most
+# _KEEP_BYTES; beyond, for as many rows as _KEEP_FRACTION of the data's bytes
+# hold.  With the L-BFGS history (about 0.3 times the data at MNIST scale in
+# float32) full-batch training then stays within 1.5 times the data's bytes.
 _KEEP_BYTES = 16 << 20
-_KEEP_FRACTION = 1 / 8
+_KEEP_FRACTION = 1 / 32
 LOSSES = ("squared", "cross_entropy")
 
 
@@ -186,10 +186,11 @@ def evaluate(
     other type is converted to float64); parameters of another type are cast.
     Rows are taken in cache-sized blocks on as many threads as the BLAS may use
     (see :mod:`threadpoolctl`), with sums of the loss in float64.  The hidden
-    activations a2 of as many rows as fit in an eighth of the data's bytes (at
-    least 16 MiB) are kept between two passes, which costs five matrix
-    products per row; the other rows take the sums of ``docs/derivation.md``
-    eq. (11) in one pass, six products per row and memory of one block.
+    activations a2 of all rows, when they take at most 16 MiB, or else of as
+    many rows as 1/32 of the data's bytes hold, are kept between two passes,
+    which costs five matrix products per row; the other rows take the sums of
+    ``docs/derivation.md`` eq. (11) in one pass, six products per row and
+    memory of one block.
     :func:`sparseae.chunked.evaluate_chunks` takes one pass over data that is
     not in memory.
 
@@ -257,8 +258,10 @@ def evaluate(
 
 def _kept_rows(X, n_hidden):
     """Rows whose a2 the memory budget can keep between two passes."""
-    budget = max(_KEEP_BYTES, _KEEP_FRACTION * X.nbytes)
-    return min(X.shape[0], int(budget // (n_hidden * X.itemsize)))
+    row_bytes = n_hidden * X.itemsize
+    if X.shape[0] * row_bytes <= _KEEP_BYTES:
+        return X.shape[0]
+    return int(_KEEP_FRACTION * X.nbytes // row_bytes)
 
 
 def make_settings(**hyperparameters) -> Settings:

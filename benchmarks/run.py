@@ -1,0 +1,157 @@
+"""Run the sparseae benchmarks: ``python benchmarks/run.py`` from the repository.
+
+Sections (all by default; choose with ``--only``):
+
+  kernels    one loss-and-gradient evaluation: sparseae f32/f64, PyTorch eager
+             and torch.compile, the GEMM bound; classic, MNIST and wide sizes
+  training   the classic demo's 400 L-BFGS iterations; time per L-BFGS
+             iteration against scikit-learn's MLPRegressor
+  memory     peak resident memory of full-batch training at MNIST scale
+  outofcore  training from a memory-mapped file 4x a memory cap it sets itself
+  scaling    time per evaluation against m, n and h (docs/img/scaling.png)
+
+Prints tables of medians and ratios and writes everything as JSON under
+benchmarks/results/.  ``--quick`` runs fewer rounds and smaller cases (a few
+minutes instead of about half an hour).  PyTorch (``pip install torch``) is
+optional; without it those rows are skipped with a message.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, kernels, memory, scaling, training  # noqa: E402
+
+SECTIONS = ("kernels", "training", "memory", "outofcore", "scaling")
+
+
+def run_kernels(args, log):
+    sizes = dict(common.SIZES)
+    if args.quick:
+        sizes.pop("wide")
+    rounds = {"classic": 30, "mnist": 3 if args.quick else 7, "wide": 3}
+    try:
+        import torch  # noqa: F401
+
+        use_torch = not args.no_torch
+    except ImportError:
+        log("  PyTorch is not installed: its rows are skipped (pip install torch)")
+        use_torch = False
+    rows = kernels.run(sizes, rounds, use_torch, not args.no_compile, log=log)
+    for row in rows:
+        log(f"\n{row['size']} ({row['m']} x {row['n']} -> {row['h']}), median s:")
+        log(
+            common.table(
+                [{"contender": k, "seconds": v} for k, v in row["seconds"].items()],
+                ["contender", "seconds"],
+            )
+        )
+        log(
+            common.table(
+                [{"ratio": k, "value": v} for k, v in row["ratios"].items()],
+                ["ratio", "value"],
+            )
+        )
+    return rows
+
+
+def run_training(args, log):
+    demo = training.classic_demo(rounds=1 if args.quick else 3, log=log)
+    log(f"\nclassic demo, 400 L-BFGS iterations, median s: {demo['seconds']}")
+    sizes = dict(common.SIZES)
+    iterations = {"classic": 50, "mnist": 5, "wide": 2}
+    rounds = {"classic": 3, "mnist": 2, "wide": 1}
+    if args.quick:
+        sizes.pop("wide")
+        rounds["mnist"] = 1
+    per_iteration = training.per_iteration(sizes, iterations, rounds, log=log)
+    log("\nseconds per L-BFGS iteration, float32:")
+    log(
+        common.table(
+            [
+                {"size": r["size"], **r["seconds_per_iteration"], "ratio": r["ratio"]}
+                for r in per_iteration
+            ],
+            ["size", "sparseae", "sklearn MLPRegressor", "ratio"],
+        )
+    )
+    shape = common.SIZES["mnist"]
+    return {
+        "classic_demo": demo,
+        "per_iteration": per_iteration,
+        "mnist_theta_float32_round_trip_seconds": training.conversions(*shape),
+    }
+
+
+def run_memory(args, log):
+    rows = memory.peak(max_iter=5 if args.quick else 10, log=log)
+    log(
+        common.table(
+            [
+                {k: r[k] for k in ("how", "peak_over_data", "growth_over_data")}
+                | {"peak MB": r["peak_rss"] / memory.MB}
+                for r in rows
+            ],
+            ["how", "peak MB", "peak_over_data", "growth_over_data"],
+        )
+    )
+    return rows
+
+
+def run_outofcore(args, log):
+    file_mb, budget_mb = (512, 128) if args.quick else (1536, 384)
+    row = memory.outofcore(file_mb=file_mb, budget_mb=budget_mb, log=log)
+    log(
+        common.table(
+            [row],
+            [
+                "file_bytes",
+                "budget",
+                "peak_rss",
+                "rss_after_imports",
+                "seconds",
+                "evaluations",
+                "loss",
+            ],
+        )
+    )
+    return row
+
+
+def run_scaling(args, log):
+    results = scaling.sweep(rounds=2 if args.quick else 3, quick=args.quick, log=log)
+    path = ROOT / "docs" / "img" / "scaling.png"
+    scaling.plot(results, path)
+    log(f"  plot: {path}")
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="skip torch.compile (its compilation takes minutes)",
+    )
+    args = parser.parse_args(argv)
+
+    def log(text):
+        print(text, flush=True)
+
+    results = {"machine": common.machine(), "quick": args.quick}
+    for section in args.only:
+        log(f"== {section}")
+        results[section] = globals()[f"run_{section}"](args, log)
+    results["machine"]["load_average_after"] = common.machine()["load_average"]
+    log(f"\nresults: {common.save(results, 'run')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
