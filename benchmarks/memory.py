@@ -15,6 +15,7 @@ which reports its own peak resident set (``VmHWM``, Linux) as JSON:
   going over the budget would fail with ``MemoryError``.
 """
 
+import itertools
 import json
 import os
 import resource
@@ -29,6 +30,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
+HOW = ("kernel", "estimator")
 
 
 def _status(field):
@@ -134,25 +136,28 @@ def _spawn(*args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def write_npy(path, m, n, rows_per_write=20_000):
-    """A float32 .npy of uniform [0.1, 0.9] data, written without holding it."""
+def write_npy(path, m, n, dtype=np.float32, rows_per_write=20_000):
+    """A .npy of uniform [0.1, 0.9] data, written without holding it."""
     from .common import data
 
-    header = {"descr": "<f4", "fortran_order": False, "shape": (m, n)}
+    descr = np.lib.format.dtype_to_descr(np.dtype(dtype))
+    header = {"descr": descr, "fortran_order": False, "shape": (m, n)}
     with open(path, "wb") as file:
         np.lib.format.write_array_header_2_0(file, header)
         for seed, start in enumerate(range(0, m, rows_per_write)):
-            file.write(data(min(rows_per_write, m - start), n, seed=seed).tobytes())
+            rows = min(rows_per_write, m - start)
+            file.write(data(rows, n, dtype, seed=seed).tobytes())
 
 
 def peak(m=60_000, n=784, max_iter=10, log=print):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "X.npy"
-        write_npy(path, m, n)
-        rows = []
-        for how in ("kernel", "estimator"):
-            log(f"  peak memory, {how}, {max_iter} iterations")
+    rows = []
+    for dtype, how in itertools.product((np.float32, np.float64), HOW):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "X.npy"
+            write_npy(path, m, n, dtype)
+            log(f"  peak memory, {how}, {np.dtype(dtype)}, {max_iter} iterations")
             row = _spawn("peak", path, how, max_iter)
+            row["dtype"] = np.dtype(dtype).name
             row["peak_over_data"] = row["peak_rss"] / row["data_bytes"]
             row["growth_over_data"] = (
                 row["peak_rss"] - row["rss_after_imports"]

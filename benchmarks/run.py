@@ -91,11 +91,14 @@ def run_memory(args, log):
     log(
         common.table(
             [
-                {k: r[k] for k in ("how", "peak_over_data", "growth_over_data")}
+                {
+                    k: r[k]
+                    for k in ("how", "dtype", "peak_over_data", "growth_over_data")
+                }
                 | {"peak MB": r["peak_rss"] / memory.MB}
                 for r in rows
             ],
-            ["how", "peak MB", "peak_over_data", "growth_over_data"],
+            ["how", "dtype", "peak MB", "peak_over_data", "growth_over_data"],
         )
     )
     return rows

@@ -23,6 +23,11 @@ __all__ = ["WorkerPool", "available_workers"]
 
 # Scanning the loaded libraries takes about a millisecond, so it is done once.
 _controller: ThreadpoolController | None = None
+# Threads are kept between evaluations: starting one costs up to milliseconds
+# on a busy machine, as much as a whole evaluation of a small problem.  A
+# forked child gets a new pool, since the parent's threads are not in it.
+_executor: ThreadPoolExecutor | None = None
+_executor_pid = -1
 # Concurrent pools share one BLAS limit: the first in sets it, the last out
 # lifts it, so overlapping callers cannot restore each other's settings.
 _lock = threading.Lock()
@@ -58,8 +63,20 @@ def available_workers() -> int:
     ...     available_workers()
     1
     """
+    # The largest, not the smallest: a caller that limits only one of several
+    # BLAS libraries (say SciPy's, for its own small vectors) leaves NumPy's
+    # free, while threadpool_limits(1) limits them all.
     threads = [lib.num_threads for lib in _blas().lib_controllers]
-    return max(1, min(min(threads, default=1), _cpu_count()))
+    return max(1, min(max(threads, default=1), _cpu_count()))
+
+
+def _shared_executor() -> ThreadPoolExecutor:
+    global _executor, _executor_pid
+    with _lock:
+        if _executor is None or _executor_pid != os.getpid():
+            _executor = ThreadPoolExecutor(_cpu_count(), "sparseae")
+            _executor_pid = os.getpid()
+        return _executor
 
 
 def _enter_limit() -> None:
@@ -102,20 +119,14 @@ class WorkerPool:
 
     def __init__(self, n_workers: int):
         self.n_workers = n_workers
-        self._executor = None
 
     def __enter__(self) -> WorkerPool:
         # Even a single worker runs with one BLAS thread: the products of one
         # block are too small to gain from more, and often lose.
         _enter_limit()
-        if self.n_workers > 1:
-            self._executor = ThreadPoolExecutor(self.n_workers)
         return self
 
     def __exit__(self, *exc_info) -> None:
-        if self._executor is not None:
-            self._executor.shutdown()
-            self._executor = None
         _exit_limit()
 
     def run_blocks(
@@ -143,9 +154,10 @@ class WorkerPool:
                     return
                 task(state, start, min(start + block_rows, n_rows))
 
-        if self._executor is None:
-            work(states[0])
-            return
-        futures = [self._executor.submit(work, state) for state in states]
-        for future in futures:
-            future.result()
+        helpers = states[1 : self.n_workers]
+        futures = [_shared_executor().submit(work, state) for state in helpers]
+        try:
+            work(states[0])  # the calling thread is one of the workers
+        finally:
+            for future in futures:
+                future.result()
