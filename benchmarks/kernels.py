@@ -11,7 +11,7 @@ Contenders, all on the same data and parameters, with the machine's threads:
 - ``sparseae f32 one pass``: :func:`sparseae.chunked.evaluate_chunks` on the
   array, the single pass of SPEC §5 with six products (what out-of-core data
   and wide models get).
-- ``sparseae f32 one core``: ``evaluate`` under ``threadpool_limits(1)``.
+- ``sparseae f32 one core``: ``evaluate`` with the BLAS limited to one thread.
 - ``sparseae f32 BLAS threads``: ``evaluate`` with its worker threads turned
   off and the BLAS free to thread each product, the usual NumPy arrangement.
 - ``torch eager`` / ``torch.compile``: the same model in PyTorch, float32,
@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from unittest import mock
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 import sparseae._kernel as kernel
 import sparseae._threads as threads
@@ -81,9 +81,12 @@ def blas_threads_only():
 
 def sparseae_contenders(X32, params):
     X64, p32 = X32.astype(np.float64), params.astype(np.float32)
+    # One controller for all calls: threadpool_limits() scans the loaded
+    # libraries each time, which would be timed too.
+    controller = ThreadpoolController()
 
     def one_core():
-        with threadpool_limits(limits=1, user_api="blas"):
+        with controller.limit(limits=1, user_api="blas"):
             evaluate(p32, X32, **HYPER)
 
     def blas_only():

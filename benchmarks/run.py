@@ -125,7 +125,7 @@ def run_outofcore(args, log):
 
 
 def run_scaling(args, log):
-    results = scaling.sweep(rounds=2 if args.quick else 3, quick=args.quick, log=log)
+    results = scaling.sweep(rounds=2 if args.quick else 5, quick=args.quick, log=log)
     path = ROOT / "docs" / "img" / "scaling.png"
     scaling.plot(results, path)
     log(f"  plot: {path}")

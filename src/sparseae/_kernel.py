@@ -202,7 +202,7 @@ def sparsity_slope(a2_sum, m, settings, dtype):
     # Clamped so that the penalty and its derivative stay finite (SPEC §5).
     eps = np.finfo(dtype).eps
     rho_clamped = np.clip(rho_hat, eps, 1 - eps)
-    s = settings.beta * settings.penalty.derivative(rho_clamped, settings.rho)
+    s = settings.beta * settings.penalty.derivative(rho_clamped, settings.rho)  # (7)
     return rho_hat.astype(dtype), rho_clamped, s
 
 
@@ -222,10 +222,11 @@ def finish(workers, m, params, settings):
     W1, _, W2, _ = params
     lam, dtype, h = settings.lam, params.dtype, params.n_hidden
     rho_hat, rho_clamped, s = sparsity_slope(total.a2_sum, m, settings, dtype)
-    terms = (
+    penalty = settings.penalty.value(rho_clamped, settings.rho)  # KL: eq. (5)
+    terms = (  # eq. (3)
         total.reconstruction / m,
         float(0.5 * lam * (np.vdot(W1, W1) + np.vdot(W2, W2))),
-        float(settings.beta * settings.penalty.value(rho_clamped, settings.rho).sum()),
+        float(settings.beta * penalty.sum()),
     )
     if not total.grad:
         return terms, rho_hat, None
