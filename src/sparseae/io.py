@@ -26,7 +26,7 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 from sklearn.utils.validation import check_is_fitted
 
-from .datasets.idx import write_bytes_atomically
+from ._atomic import write_bytes_atomically
 from .estimator import SparseAutoencoder
 from .minibatch_training import MinibatchState
 from .params import Params

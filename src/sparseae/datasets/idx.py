@@ -11,12 +11,12 @@ standard file names, so ``load_mnist(DEBIAN_FASHION_MNIST)`` reads it.
 """
 
 import gzip
-import os
-import uuid
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from .._atomic import write_bytes_atomically
 
 __all__ = ["DEBIAN_FASHION_MNIST", "load_mnist", "read_idx", "write_idx"]
 
@@ -181,32 +181,6 @@ def write_idx(path, array, *, compress=None):
         data = gzip.compress(data, compresslevel=6, mtime=0)
     write_bytes_atomically(path, data)
     return path
-
-
-def write_bytes_atomically(path, data):
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination; its folder must exist.
-    data : bytes
-        The whole content.
-    """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    # os.open with 0o666 lets the umask set the permissions, as open() would;
-    # tempfile.mkstemp would leave the file readable by its owner only.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def load_mnist(folder, kind="train", *, dtype=np.float64):
