@@ -7,8 +7,9 @@ needs the four fitted weight arrays and ``output_activation``.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._validation import check_dense_real, check_finite
 from .objective import decode, encode
 from .params import Params
 
@@ -42,11 +43,13 @@ class AutoencoderTransformMixin:
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Data to encode.
+            Data to encode, checked as in ``fit``.
 
         Returns
         -------
         ndarray of shape (n_samples, n_components)
+            In the model's floating type.  A unit driven past about ±37
+            (float64) or ±17 (float32) rounds to exactly 0 or 1.
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
@@ -65,7 +68,11 @@ class AutoencoderTransformMixin:
         ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        codes = np.asarray(X, dtype=self.components_.dtype)
+        check_dense_real(X)
+        codes = check_array(
+            X, dtype=self.components_.dtype, ensure_all_finite=False, ensure_2d=False
+        )
+        check_finite(codes)
         if codes.ndim != 2 or codes.shape[1] != self.n_components:
             raise ValueError(
                 f"X must have shape (n_samples, {self.n_components}) (one column per "

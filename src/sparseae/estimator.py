@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._transform import AutoencoderTransformMixin
+from ._validation import check_dense_real, check_finite
 from .lbfgs_training import fit_lbfgs
 from .minibatch_objective import RHO_ESTIMATES
 from .minibatch_training import (
@@ -82,8 +83,11 @@ class SparseAutoencoder(
         Maximum number of iterations (L-BFGS) or epochs (SGD, Adam).
     lbfgs_memory : int, default=10
         Number of correction pairs L-BFGS keeps.
-    batch_size : int, default=256
-        Samples per minibatch (SGD, Adam); at most the number of samples.
+    batch_size : int or "auto", default="auto"
+        Samples per minibatch (SGD, Adam); "auto" is ``min(256, n_samples)``.
+        A number larger than the data is clipped to it with a warning, as
+        scikit-learn's MLP does (``partial_fit`` on a stream's short last chunk
+        is valid).
     learning_rate : float or "auto", default="auto"
         Step size of SGD and Adam; "auto" is 0.1 for SGD and 1e-3 for Adam.
     momentum : float, default=0.9
@@ -140,6 +144,22 @@ class SparseAutoencoder(
     sparseae.load : Read a model written by :meth:`save`.
     sparseae.callbacks.Checkpointer : Save checkpoints during ``fit``.
 
+    Notes
+    -----
+    What the estimator accepts (``docs/reliability.md``):
+
+    - Dense arrays of real numbers, or anything NumPy turns into one (object
+      arrays of numbers, numbers written as strings).  NaN and infinite values
+      are refused with their count and the first position.  Sparse matrices are
+      refused: the reconstruction is dense whatever X is, so they would save no
+      memory.
+    - With a sigmoid output, values in [0, 1] only; the error suggests
+      scaling or ``output_activation="linear"``.
+    - A single sample.  ρ̂ is then that sample's activations, so the penalty
+      asks each unit to take the value ρ on it; the objective and its gradient
+      stay exact, only "sparse across samples" has no meaning yet.
+      ``partial_fit`` on a stream may well end with one sample.
+
     References
     ----------
     A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
@@ -173,7 +193,10 @@ class SparseAutoencoder(
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "learning_rate": [
             Interval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
@@ -201,7 +224,7 @@ class SparseAutoencoder(
         solver="lbfgs",
         max_iter=400,
         lbfgs_memory=10,
-        batch_size=256,
+        batch_size="auto",
         learning_rate="auto",
         momentum=0.9,
         rho_estimate="batch",
@@ -255,12 +278,26 @@ class SparseAutoencoder(
                 "loss='cross_entropy' needs output_activation='sigmoid', got "
                 f"output_activation={self.output_activation!r}"
             )
-        X = validate_data(self, X, dtype=self._working_dtype(), reset=reset)
-        if (
-            self.output_activation == "sigmoid"
-            and X.size
-            and (X.min() < 0 or X.max() > 1)
-        ):
+        check_dense_real(X)
+        try:
+            # Values too large for float32 become inf in the cast, which
+            # check_finite reports with the remedy.
+            with np.errstate(over="ignore"):
+                X = validate_data(
+                    self,
+                    X,
+                    dtype=self._working_dtype(),
+                    reset=reset,
+                    ensure_all_finite=False,
+                )
+        except (TypeError, ValueError) as error:
+            # NumPy's and Python's words for an entry that is not a number
+            # (scikit-learn passes them on without naming the input).
+            if "convert" in str(error) or "argument must be" in str(error):
+                raise type(error)(f"X must hold real numbers: {error}") from None
+            raise
+        check_finite(X)
+        if self.output_activation == "sigmoid" and (X.min() < 0 or X.max() > 1):
             raise ValueError(
                 f"X has values in [{X.min():.3g}, {X.max():.3g}], but "
                 "output_activation='sigmoid' reconstructs values in [0, 1]: scale "

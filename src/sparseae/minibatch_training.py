@@ -32,6 +32,7 @@ __all__ = [
     "append_history",
     "data_fingerprint",
     "new_history",
+    "resolve_batch_size",
     "run_epoch",
     "train_minibatch",
 ]
@@ -41,6 +42,8 @@ logger = logging.getLogger(__name__)
 # Below this many multiply-adds per product (batch n h), a BLAS that spreads the
 # product over threads spends more starting them than it saves.
 SERIAL_WORK = 1 << 22
+# batch_size="auto": this many samples, or all of them when there are fewer.
+AUTO_BATCH_SIZE = 256
 
 HISTORY_KEYS = (
     "loss",
@@ -236,6 +239,31 @@ def run_epoch(
     return (LossTerms(*means[:3]), means[3]), stopped
 
 
+def resolve_batch_size(batch_size, n_samples: int) -> int:
+    """The minibatch size to use on ``n_samples`` samples.
+
+    ``"auto"`` is ``min(256, n_samples)``.  A number larger than the data is
+    clipped to it, with a warning, as scikit-learn's ``MLPRegressor`` does:
+    ``partial_fit`` on the short last chunk of a stream is valid.
+
+    Examples
+    --------
+    >>> resolve_batch_size("auto", 100), resolve_batch_size(32, 100)
+    (100, 32)
+    """
+    if batch_size == "auto":
+        return min(AUTO_BATCH_SIZE, n_samples)
+    if batch_size > n_samples:
+        warnings.warn(
+            f"batch_size={batch_size} is larger than the {n_samples} samples of X; "
+            f"using batch_size={n_samples}, one full batch per epoch",
+            UserWarning,
+            stacklevel=5,
+        )
+        return n_samples
+    return batch_size
+
+
 def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> None:
     """Train ``model`` by minibatches from its current weights and training state.
 
@@ -258,7 +286,7 @@ def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> No
     model._store(params)
     hyper = model._hyperparameters()
     decay = model.rho_decay if model.rho_estimate == "running" else 0.0
-    batch_size = min(model.batch_size, X.shape[0])
+    batch_size = resolve_batch_size(model.batch_size, X.shape[0])
     steps = math.ceil(X.shape[0] / batch_size)
     budget = model.max_iter if fitting else model.n_iter_ + 1
     times = model.history_["time"]

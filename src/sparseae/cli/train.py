@@ -17,6 +17,7 @@ import numpy as np
 from .. import Checkpointer, Params, SparseAutoencoder, load, loss_terms
 from ..plotting import plot_loss_curve, save_filters
 from .inputs import DATA_HELP, load_input
+from .options import number
 from .progress import ProgressBar
 
 EXAMPLE = """examples:
@@ -43,8 +44,8 @@ HYPERPARAMETERS = (
     ("solver", str, "lbfgs (full batch), sgd or adam (minibatches)"),
     ("max_iter", int, "iterations (L-BFGS) or epochs (SGD, Adam)"),
     ("lbfgs_memory", int, "correction pairs kept by L-BFGS"),
-    ("batch_size", int, "samples per minibatch"),
-    ("learning_rate", str, "step size of SGD or Adam, or 'auto'"),
+    ("batch_size", number(int, auto=True), "samples per minibatch, or 'auto'"),
+    ("learning_rate", number(float, auto=True), "step size of SGD or Adam, or 'auto'"),
     ("momentum", float, "momentum of SGD"),
     ("rho_estimate", str, "rho-hat of a minibatch's sparsity term: batch or running"),
     ("rho_decay", float, "decay alpha of the running estimate"),
@@ -77,7 +78,9 @@ def add_parser(subparsers) -> None:
             "--" + name.replace("_", "-"),
             type=kind,
             default=default,
-            metavar={int: "N", float: "X"}.get(kind, "NAME"),
+            metavar={"int": "N", "float": "X"}.get(
+                getattr(kind, "__name__", ""), "NAME"
+            ),
             help=f"{text} (default {default})",
         )
     model.add_argument(
@@ -113,14 +116,6 @@ def add_parser(subparsers) -> None:
 
 def _estimator(args) -> SparseAutoencoder:
     params = {name: getattr(args, name) for name, _, _ in HYPERPARAMETERS}
-    if params["learning_rate"] != "auto":
-        try:
-            params["learning_rate"] = float(params["learning_rate"])
-        except ValueError:
-            raise ValueError(
-                f"--learning-rate must be a number > 0 or 'auto', got "
-                f"{params['learning_rate']!r}"
-            ) from None
     return SparseAutoencoder(**params, random_state=args.seed)
 
 
