@@ -159,6 +159,11 @@ class SparseAutoencoder(
       asks each unit to take the value ρ on it; the objective and its gradient
       stay exact, only "sparse across samples" has no meaning yet.
       ``partial_fit`` on a stream may well end with one sample.
+    - If the loss or its gradient becomes NaN or infinite (a learning rate far
+      too large, data far out of scale), training raises
+      :class:`sparseae.solvers.NonFiniteLossError` and the model keeps the
+      last finite parameters; an epoch whose loss climbs above ten times the
+      loss at the start stops a minibatch run with a ``ConvergenceWarning``.
 
     References
     ----------

@@ -17,7 +17,7 @@ from .callbacks import Progress
 from .minibatch_training import append_history
 from .objective import evaluate
 from .params import Params
-from .solvers import minimize_lbfgs
+from .solvers import NonFiniteLossError, minimize_lbfgs
 
 __all__ = ["fit_lbfgs"]
 
@@ -34,6 +34,12 @@ def fit_lbfgs(model, X: np.ndarray, callback=None) -> None:
         Validated data in the model's floating type.
     callback : callable, optional
         ``callback(model, progress)`` after every iteration; True stops.
+
+    Raises
+    ------
+    NonFiniteLossError
+        If the objective is not finite at the initial weights (the data are
+        too large for the floating type); the model keeps those weights.
     """
     n, h = X.shape[1], model.n_components
     hyper = model._hyperparameters()
@@ -47,6 +53,7 @@ def fit_lbfgs(model, X: np.ndarray, callback=None) -> None:
         return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
 
     start = time.perf_counter()
+    stopped = []
 
     def record(theta, loss):
         evaluation = last["evaluation"]
@@ -72,22 +79,43 @@ def fit_lbfgs(model, X: np.ndarray, callback=None) -> None:
             ),
         ):
             # SciPy ends the run, with the current point, on StopIteration.
+            stopped.append(True)
             raise StopIteration
 
-    result = minimize_lbfgs(
-        loss_and_grad,
-        model._params().to_vector(),
-        max_iter=model.max_iter,
-        memory=model.lbfgs_memory,
-        tol=model.tol,
-        callback=record,
-    )
+    try:
+        result = minimize_lbfgs(
+            loss_and_grad,
+            model._params().to_vector(),
+            max_iter=model.max_iter,
+            memory=model.lbfgs_memory,
+            tol=model.tol,
+            callback=record,
+        )
+    except NonFiniteLossError as error:
+        raise NonFiniteLossError(
+            f"L-BFGS cannot start: {error}; X has values up to "
+            f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large for the "
+            "objective's squares and sums: scale the data (e.g. StandardScaler)"
+        ) from None
     model._store(Params.from_vector(result.theta.astype(X.dtype), n, h))
     model.n_iter_ = result.n_iter
-    if not result.converged and result.n_iter >= model.max_iter:
-        warnings.warn(
-            f"L-BFGS reached max_iter={model.max_iter} before converging; "
-            "increase max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=4,
+    _warn_unless_converged(model, result, stopped=bool(stopped))
+
+
+def _warn_unless_converged(model, result, *, stopped: bool) -> None:
+    if result.converged or stopped:
+        return
+    if result.n_iter >= model.max_iter:
+        message = f"reached max_iter={model.max_iter} before converging"
+        advice = "increase max_iter or tol"
+    else:
+        # A failed line search: never seen on data of sensible scale, so it
+        # says the objective is too large or steep for the floating type.
+        message = f"stopped after {result.n_iter} iterations ({result.message})"
+        advice = "scale the data, or use dtype=float64"
+    if result.n_rejected:
+        message += (
+            f"; {result.n_rejected} trial points had a non-finite loss and were "
+            "stepped back from"
         )
+    warnings.warn(f"L-BFGS {message}; {advice}", ConvergenceWarning, stacklevel=5)

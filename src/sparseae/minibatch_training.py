@@ -1,21 +1,19 @@
-"""The state of a minibatch run, and one epoch of it.
+"""Minibatch training: one epoch, and epochs up to a budget or a stop.
 
-Everything that decides the next parameters lives in :class:`MinibatchState`:
-the random generator, the optimiser's state, the running ρ̂, the order of the
-epoch in progress and how far into it the run is, and the early-stopping
-counters.  Saved with the parameters, it lets a run interrupted anywhere resume
-and end with parameters bit-identical to a run that was never interrupted.
+Everything that decides the next parameters lives in
+:class:`~sparseae.minibatch_state.MinibatchState`, updated after every step, so
+a run interrupted anywhere resumes bit for bit.  Every step is checked for NaN
+and overflow (:func:`sparseae.solvers.run_minibatches`), and every epoch for
+divergence.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -23,8 +21,10 @@ from threadpoolctl import threadpool_limits
 
 from .callbacks import Progress
 from .minibatch_objective import evaluate_minibatch
+from .minibatch_state import AUTO_BATCH_SIZE, MinibatchState, data_fingerprint
 from .objective import Evaluation, LossTerms
-from .solvers.minibatch import OPTIMIZERS, SGD, Adam, run_minibatches
+from .solvers.errors import NonFiniteLossError
+from .solvers.minibatch import run_minibatches
 
 __all__ = [
     "HISTORY_KEYS",
@@ -42,8 +42,11 @@ logger = logging.getLogger(__name__)
 # Below this many multiply-adds per product (batch n h), a BLAS that spreads the
 # product over threads spends more starting them than it saves.
 SERIAL_WORK = 1 << 22
-# batch_size="auto": this many samples, or all of them when there are fewer.
-AUTO_BATCH_SIZE = 256
+# An epoch whose mean loss exceeds the loss at the first step this many times
+# over has diverged: a run that learns never climbs that far, while a learning
+# rate too large for Adam (whose steps are bounded by it) climbs far beyond
+# without ever reaching inf.
+DIVERGENCE_FACTOR = 10
 
 HISTORY_KEYS = (
     "loss",
@@ -65,113 +68,6 @@ def append_history(history, terms: LossTerms, mean_activation: float, elapsed):
     values = (terms.total, *terms, mean_activation, elapsed)
     for key, value in zip(HISTORY_KEYS, values, strict=True):
         history[key].append(float(value))
-
-
-def data_fingerprint(X: np.ndarray) -> str:
-    """A digest of ``X``'s shape, type and bytes, to refuse resuming on other data.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> data_fingerprint(np.zeros((2, 3))) == data_fingerprint(np.zeros((3, 2)))
-    False
-    """
-    digest = hashlib.blake2b(f"{X.shape}{X.dtype.str}".encode(), digest_size=16)
-    digest.update(np.ascontiguousarray(X).data)
-    return digest.hexdigest()
-
-
-@dataclass(eq=False)
-class MinibatchState:
-    """Everything a minibatch run needs besides the parameters and the data.
-
-    Attributes
-    ----------
-    rng : numpy.random.Generator
-        Draws each epoch's order.
-    optimizer : SGD or Adam
-        With its velocity or moment estimates.
-    rho_hat : ndarray of shape (n_hidden,) or None
-        ρ̂ after the last step (running or batch estimate).
-    permutation : ndarray of shape (n_samples,) or None
-        Order of the epoch in progress; None between epochs.
-    position : int
-        Minibatches of that epoch already taken.
-    sums : list of float
-        Sums over those minibatches of the three loss terms and of the mean ρ̂.
-    best_loss, no_improvement : float, int
-        Early-stopping record: best epoch loss, epochs since it improved.
-    fitting : bool
-        Whether a ``fit`` is under way (interrupted), so ``resume_fit`` can go on.
-    fingerprint : str or None
-        :func:`data_fingerprint` of the data of that fit.
-    """
-
-    rng: np.random.Generator
-    optimizer: SGD | Adam
-    rho_hat: np.ndarray | None = None
-    permutation: np.ndarray | None = None
-    position: int = 0
-    sums: list[float] = field(default_factory=lambda: [0.0] * 4)
-    best_loss: float = float("inf")
-    no_improvement: int = 0
-    fitting: bool = False
-    fingerprint: str | None = None
-
-    def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
-        """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
-        opt_arrays, opt_numbers = self.optimizer.state_dict()
-        arrays = {f"optimizer.{k}": v for k, v in opt_arrays.items()}
-        if self.rho_hat is not None:
-            arrays["rho_hat"] = self.rho_hat
-        if self.permutation is not None:
-            arrays["permutation"] = self.permutation
-        numbers = {
-            "rng": self.rng.bit_generator.state,
-            "optimizer": {"name": self.optimizer.name, **opt_numbers},
-            "position": self.position,
-            "sums": list(self.sums),
-            # JSON has no infinity; None stands for "no epoch finished yet".
-            "best_loss": None if np.isinf(self.best_loss) else self.best_loss,
-            "no_improvement": self.no_improvement,
-            "fitting": self.fitting,
-            "fingerprint": self.fingerprint,
-        }
-        return arrays, numbers
-
-    @classmethod
-    def from_saved(cls, arrays: dict, numbers: dict) -> MinibatchState:
-        """Rebuild a state from :meth:`to_saved`."""
-        rng_state = numbers["rng"]
-        rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-        rng.bit_generator.state = rng_state
-        opt_numbers = dict(numbers["optimizer"])
-        optimizer = OPTIMIZERS[opt_numbers.pop("name")].from_state(
-            {k.removeprefix("optimizer."): v for k, v in arrays.items()},
-            opt_numbers,
-        )
-        best = numbers["best_loss"]
-        return cls(
-            rng=rng,
-            optimizer=optimizer,
-            rho_hat=arrays.get("rho_hat"),
-            permutation=arrays.get("permutation"),
-            position=numbers["position"],
-            sums=list(numbers["sums"]),
-            best_loss=float("inf") if best is None else best,
-            no_improvement=numbers["no_improvement"],
-            fitting=numbers["fitting"],
-            fingerprint=numbers["fingerprint"],
-        )
-
-    def improved(self, loss: float, tol: float) -> bool:
-        """Record an epoch's loss; whether it beat the best by a relative ``tol``."""
-        better = loss < self.best_loss - tol * abs(self.best_loss)
-        if np.isinf(self.best_loss):
-            better = True
-        self.no_improvement = 0 if better else self.no_improvement + 1
-        self.best_loss = min(self.best_loss, loss)
-        return better
 
 
 def run_epoch(
@@ -221,6 +117,8 @@ def run_epoch(
 
     def commit(theta, loss):
         evaluation = pending.pop()
+        if state.start_loss is None:
+            state.start_loss = evaluation.terms.total
         state.rho_hat = evaluation.mean_activation
         state.position += 1
         for i, value in enumerate(
@@ -309,12 +207,40 @@ def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> No
         return callback(model, progress)
 
     serial = batch_size * X.shape[1] * model.n_components < SERIAL_WORK
-    with threadpool_limits(limits=1 if serial else None, user_api="blas"):
-        end = _epochs(
-            model, X, params.vector, evaluate_batch, batch_size, on_step, budget, start
-        )
+    rate = state.optimizer.learning_rate
+    try:
+        with threadpool_limits(limits=1 if serial else None, user_api="blas"):
+            end = _epochs(
+                model,
+                X,
+                params.vector,
+                evaluate_batch,
+                batch_size,
+                on_step,
+                budget,
+                start,
+            )
+    except NonFiniteLossError as error:
+        # The optimiser may have taken the failed step into its moments, so
+        # the run cannot be resumed; partial_fit starts a fresh optimiser.
+        model._training_state = None
+        raise NonFiniteLossError(
+            f"{model.solver} diverged in epoch {model.n_iter_ + 1}, step "
+            f"{state.position + 1} of {steps}: {error}; the model keeps the "
+            f"parameters before that step. Lower learning_rate (got {rate!r}) or "
+            "scale the data"
+        ) from None
     if fitting and end != "stopped":
         state.fitting = False
+    if end == "diverged":
+        warnings.warn(
+            f"{model.solver} diverged: the mean loss of epoch {model.n_iter_}, "
+            f"{model.loss_curve_[-1]:.4g}, is over {DIVERGENCE_FACTOR} times the "
+            f"{state.start_loss:.4g} of the first step, so training stopped there; "
+            f"lower learning_rate (got {rate!r})",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
     if fitting and end == "budget":
         warnings.warn(
             f"{model.solver} reached max_iter={model.max_iter} epochs before "
@@ -327,7 +253,7 @@ def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> No
 
 
 def _epochs(model, X, theta, evaluate_batch, batch_size, on_step, budget, start):
-    """Run epochs; say why they ended: "budget", "converged" or "stopped"."""
+    """Run epochs; say why they ended: "budget", "converged", "diverged", "stopped"."""
     state = model._training_state
     while model.n_iter_ < budget:
         epoch, stopped = run_epoch(state, X, theta, evaluate_batch, batch_size, on_step)
@@ -345,6 +271,9 @@ def _epochs(model, X, theta, evaluate_batch, batch_size, on_step, budget, start)
                     terms.total,
                     mean_activation,
                 )
+            start_loss = state.start_loss or 0.0
+            if start_loss > 0 and terms.total > DIVERGENCE_FACTOR * start_loss:
+                return "diverged"
             state.improved(terms.total, model.tol)
             if state.fitting and state.no_improvement >= model.n_iter_no_change:
                 return "converged"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from .errors import NonFiniteLossError, describe_non_finite
+
 __all__ = ["SolverResult", "minimize_lbfgs"]
 
 
@@ -29,6 +31,8 @@ class SolverResult:
         Whether the solver's own stopping test was met before ``max_iter``.
     message : str
         The solver's reason for stopping.
+    n_rejected : int
+        Trial points rejected because the loss or gradient there was not finite.
     """
 
     theta: np.ndarray
@@ -37,6 +41,7 @@ class SolverResult:
     n_evaluations: int
     converged: bool
     message: str
+    n_rejected: int = 0
 
 
 def minimize_lbfgs(
@@ -71,6 +76,16 @@ def minimize_lbfgs(
     -------
     SolverResult
 
+    Raises
+    ------
+    NonFiniteLossError
+        If the loss or gradient at ``theta0`` is not finite.  At a trial
+        point later on, a non-finite loss or gradient is reported to SciPy as a
+        loss above every finite one seen, with a zero gradient, so that its line
+        search backtracks to a shorter step.  (Given NaN, SciPy stops at once;
+        given +inf, its interpolation shrinks the step to nothing and the run
+        ends there as if converged.)
+
     Examples
     --------
     >>> import numpy as np
@@ -88,22 +103,39 @@ def minimize_lbfgs(
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0, got {tol!r}")
 
+    n_rejected, highest = 0, None
+
+    def guarded(theta):
+        nonlocal n_rejected, highest
+        loss, grad = loss_and_grad(theta)
+        fault = describe_non_finite(loss, grad)
+        if fault is None:
+            highest = loss if highest is None else max(highest, loss)
+            return loss, grad
+        if highest is None:
+            raise NonFiniteLossError(f"at the starting point {fault}")
+        n_rejected += 1
+        return highest + abs(highest) + 1.0, np.zeros_like(grad)
+
     def scipy_callback(intermediate_result):
         callback(intermediate_result.x, float(intermediate_result.fun))
 
-    result = minimize(
-        loss_and_grad,
-        np.array(theta0, dtype=np.float64),
-        jac=True,
-        method="L-BFGS-B",
-        callback=scipy_callback if callback is not None else None,
-        options={
-            "maxiter": int(max_iter),
-            "maxcor": int(memory),
-            "ftol": tol,
-            "gtol": tol,
-        },
-    )
+    # Overflow at a trial point is expected and handled above (the solver
+    # steps back from it), so NumPy's warnings about it would only alarm.
+    with np.errstate(over="ignore", invalid="ignore"):
+        result = minimize(
+            guarded,
+            np.array(theta0, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            callback=scipy_callback if callback is not None else None,
+            options={
+                "maxiter": int(max_iter),
+                "maxcor": int(memory),
+                "ftol": tol,
+                "gtol": tol,
+            },
+        )
     return SolverResult(
         theta=result.x,
         loss=float(result.fun),
@@ -111,4 +143,5 @@ def minimize_lbfgs(
         n_evaluations=int(result.nfev),
         converged=bool(result.success) and result.nit < max_iter,
         message=str(result.message),
+        n_rejected=n_rejected,
     )

@@ -15,6 +15,8 @@ from numbers import Real
 
 import numpy as np
 
+from .errors import NonFiniteLossError, describe_non_finite
+
 __all__ = ["SGD", "Adam", "make_optimizer", "run_minibatches"]
 
 
@@ -201,6 +203,14 @@ def run_minibatches(
     mean_loss : float
         Mean of the chunks' losses before their step (nan when there were none).
 
+    Raises
+    ------
+    NonFiniteLossError
+        If a chunk's loss or gradient is NaN or infinite, or a step takes the
+        parameters there; ``theta`` then holds the parameters before that step
+        (the optimiser's state may already include it).  Steps before it have
+        been taken and their callbacks called.
+
     Examples
     --------
     >>> import numpy as np
@@ -212,9 +222,23 @@ def run_minibatches(
     (50, 1.0)
     """
     n_steps, total = 0, 0.0
+    before = np.empty_like(theta)
     for chunk in chunks:
-        loss, grad = loss_and_grad(theta, chunk)
-        optimizer.step(theta, grad)
+        # Overflow and NaN are looked for after each evaluation and step and
+        # reported with their context; NumPy's warnings would only repeat it.
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, grad = loss_and_grad(theta, chunk)
+            fault = describe_non_finite(loss, grad)
+            if fault is not None:
+                raise NonFiniteLossError(fault)
+            before[...] = theta
+            optimizer.step(theta, grad)
+        if not np.isfinite(theta).all():
+            theta[...] = before
+            raise NonFiniteLossError(
+                f"the step overflowed the parameters from a finite gradient "
+                f"(loss {loss:.6g})"
+            )
         n_steps += 1
         total += loss
         if callback is not None and callback(theta, loss):
