@@ -53,7 +53,7 @@ def test_file_holds_json_configuration_and_named_arrays(model, tmp_path):
     header = json.loads(data[8 : 8 + size])
     assert set(header) - {"__metadata__"} == {"W1", "b1", "W2", "b2"}
     info = json.loads(header["__metadata__"]["sparseae"])
-    assert info["format_version"] == 1 and info["dtype"] == "float64"
+    assert info["format_version"] == 2 and info["dtype"] == "float64"
     assert info["params"]["n_components"] == 4
     assert info["extra"] == {"note": "x"}
     assert len(info["history"]["loss"]) == model.n_iter_
@@ -150,8 +150,9 @@ def rewrite(path, change):
     change(config, arrays)
     from sparseae.io import _checksum
 
-    config["checksum"] = _checksum(arrays)
-    path.write_bytes(save_tensors(arrays, metadata={"sparseae": json.dumps(config)}))
+    text = json.dumps(config)
+    metadata = {"sparseae": text, "sparseae.sha256": _checksum(text, arrays)}
+    path.write_bytes(save_tensors(arrays, metadata=metadata))
 
 
 def test_newer_format_version_is_refused(model, tmp_path):

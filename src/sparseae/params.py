@@ -114,6 +114,17 @@ class Params:
         return zip(BLOCK_NAMES, self, strict=True)
 
     @staticmethod
+    def block_shapes(n_features: int, n_hidden: int) -> tuple[tuple[int, ...], ...]:
+        """Shapes of ``W1, b1, W2, b2`` for ``n_features`` visible, ``n_hidden`` units.
+
+        Examples
+        --------
+        >>> Params.block_shapes(3, 2)
+        ((2, 3), (2,), (3, 2), (3,))
+        """
+        return _block_shapes(n_features, n_hidden)
+
+    @staticmethod
     def vector_size(n_features: int, n_hidden: int) -> int:
         """Length of the flat vector for ``n_features`` visible, ``n_hidden`` units."""
         return 2 * n_hidden * n_features + n_hidden + n_features
