@@ -17,11 +17,24 @@ __all__ = ["main"]
 COMMANDS = (demo, gradcheck, train, encode, show)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+EXIT_USAGE = 2  # argparse's and the shell's convention for bad usage
+
+
+class UsageError(Exception):
+    """Bad options: reported on one line, with exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, not usage and an exit."""
+
+    def error(self, message):
+        """Raise :class:`UsageError` instead of printing usage and exiting."""
+        raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparseae`` command."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="sparseae",
         description="Sparse autoencoders with exact, hand-derived gradients.",
         epilog="Run 'sparseae COMMAND --help' for a command's options and an example.",
@@ -42,15 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     -------
     int
         Exit status: 0 on success, 1 when a check fails, 2 for bad usage or
-        input, 130 when interrupted.
+        input (with one line on stderr saying what and why), 130 when
+        interrupted.  ``--help`` and ``--version`` exit through ``SystemExit(0)``
+        as argparse's do.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as error:
+        return _fail(str(error))
     try:
         return args.run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except (ValueError, OSError) as error:
-        print(f"sparseae {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(f"sparseae {args.command}: error: {error}")
+
+
+def _fail(message: str) -> int:
+    # One line whatever the message: some come from NumPy or scikit-learn
+    # with line breaks in them.
+    print(" ".join(message.split()), file=sys.stderr)
+    return EXIT_USAGE

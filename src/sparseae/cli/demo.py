@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .options import SEED, number
+
 EXAMPLE = """example:
   sparseae demo                      # writes filters.png in this folder
   sparseae demo --output out/filters.png --seed 3 --max-iter 200
@@ -36,12 +38,18 @@ def add_parser(subparsers) -> None:
         default=Path("filters.png"),
         help="where to write the filter picture (default filters.png)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     parser.add_argument(
-        "--max-iter", type=int, default=400, help="L-BFGS iterations (default 400)"
+        "--max-iter",
+        type=number(int, low=1),
+        default=400,
+        help="L-BFGS iterations (default 400)",
     )
     parser.add_argument(
-        "--patches", type=int, default=10_000, help="number of patches (default 10000)"
+        "--patches",
+        type=number(int, low=1),
+        default=10_000,
+        help="number of patches (default 10000)",
     )
     parser.add_argument(
         "--dtype",

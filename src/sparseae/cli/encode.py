@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import io
 import textwrap
 from pathlib import Path
 
 import numpy as np
 
 from .. import load
+from .._atomic import write_bytes_atomically
 from .inputs import DATA_HELP, load_input
+from .options import SEED, number
 
 EXAMPLE = """example:
   sparseae train digits -o runs/digits
@@ -36,10 +39,13 @@ def add_parser(subparsers) -> None:
         "-o", "--output", type=Path, required=True, help="where to write the .npy"
     )
     parser.add_argument(
-        "--patches", type=int, default=10_000, help="patches for 'patches' (10000)"
+        "--patches",
+        type=number(int, low=1),
+        default=10_000,
+        help="patches for 'patches' (10000)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="patch positions for 'patches' (0)"
+        "--seed", type=SEED, default=0, help="patch positions for 'patches' (0)"
     )
     parser.set_defaults(run=run)
 
@@ -56,6 +62,8 @@ def run(args) -> int:
             f"{args.model} was trained on {model.n_features_in_}"
         )
     codes = model.transform(X)
-    np.save(args.output, codes, allow_pickle=False)
+    buffer = io.BytesIO()
+    np.save(buffer, codes, allow_pickle=False)
+    write_bytes_atomically(args.output, buffer.getvalue())
     print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -63,14 +65,18 @@ def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
             "or folder"
         )
     X = _load_array(path)
-    if X.ndim == 3:
-        image_shape = image_shape or X.shape[1:]
-        X = X.reshape(len(X), -1)
-    if X.ndim != 2 or X.size == 0:
+    if X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path} holds values of type {X.dtype}; the data must be real numbers"
+        )
+    if X.ndim not in (2, 3) or X.size == 0:
         raise ValueError(
             f"{path} must hold a non-empty 2-D array (one sample per row) or a 3-D "
             f"stack of images, got shape {X.shape}"
         )
+    if X.ndim == 3:
+        image_shape = image_shape or X.shape[1:]
+        X = X.reshape(len(X), -1)
     if image_shape is not None and int(np.prod(image_shape)) != X.shape[1]:
         raise ValueError(
             f"--image-shape {tuple(image_shape)} has {int(np.prod(image_shape))} "
@@ -79,27 +85,53 @@ def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
     return X.astype(np.float64, copy=False), image_shape and tuple(image_shape)
 
 
+@contextmanager
+def _reading(path: Path, what: str):
+    """Turn whatever a parser raises on a damaged file into a ValueError naming it.
+
+    NumPy, zipfile and Pillow raise a dozen types (EOFError, BadZipFile,
+    struct.error, SyntaxError, ...) on damaged files, most without the file
+    name; the command must say which file and stay on one line.
+    """
+    try:
+        yield
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as error:
+        raise ValueError(
+            f"cannot read {path} as {what}: {type(error).__name__}: {error}"
+        ) from error
+
+
 def _load_array(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
+    # The files are opened here, not by np.load, which leaves its own handle
+    # open when the content turns out to be damaged.
     if suffix == ".npy":
-        return np.load(path, allow_pickle=False)
+        with _reading(path, "a .npy array"), open(path, "rb") as file:
+            return np.load(file, allow_pickle=False)
     if suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            names = list(archive.keys())
-            if len(names) != 1 and "X" not in names:
-                raise ValueError(
-                    f"{path} holds arrays {names}; name the data 'X' or keep one"
-                )
-            return archive["X" if "X" in names else names[0]]
+        with _reading(path, "a .npz archive"), open(path, "rb") as file:
+            with np.load(file, allow_pickle=False) as archive:
+                arrays = dict(archive.items())
+        if len(arrays) != 1 and "X" not in arrays:
+            raise ValueError(
+                f"{path} holds arrays {list(arrays)}; name the data 'X' or keep one"
+            )
+        return arrays["X"] if "X" in arrays else next(iter(arrays.values()))
     if suffix == ".csv":
-        with open(path) as file:
-            first = file.readline()
-        try:
-            [float(value) for value in first.split(",")]
-            header = 0
-        except ValueError:
-            header = 1
-        return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2)
+        with _reading(path, "a .csv file of numbers"):
+            with open(path) as file:
+                first = file.readline()
+            try:
+                [float(value) for value in first.split(",")]
+                header = 0
+            except ValueError:
+                header = 1
+            with warnings.catch_warnings():
+                # An empty file is reported below, with its name.
+                warnings.simplefilter("ignore", UserWarning)
+                return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2)
     raise ValueError(
         f"{path} has suffix {suffix!r}; the data must be a .npy, .npz or .csv file, "
         "a folder of images, 'patches' or 'digits'"
@@ -116,7 +148,7 @@ def _load_images(folder: Path):
         )
     images = []
     for file in files:
-        with Image.open(file) as image:
+        with _reading(file, "an image"), Image.open(file) as image:
             pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255
         if images and pixels.shape != images[0].shape:
             raise ValueError(

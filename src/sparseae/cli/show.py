@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 from ..io import load, read_info
-from ..plotting import save_filters
 
 EXAMPLE = """example:
   sparseae show runs/digits/model.safetensors
@@ -81,6 +80,8 @@ def run(args) -> int:
             "a square image (train with --image-shape to record the shape)"
         )
         return 0
+    from ..plotting import save_filters  # matplotlib: only when drawing
+
     path = args.filters or args.model.with_name(args.model.stem + "-filters.png")
     save_filters(path, model.components_, image_shape=shape, n_channels=args.channels)
     print(f"filters:         {path}")

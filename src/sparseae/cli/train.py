@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from .. import Checkpointer, Params, SparseAutoencoder, load, loss_terms
-from ..plotting import plot_loss_curve, save_filters
+from .._atomic import remove_stale_temporaries, write_bytes_atomically
 from .inputs import DATA_HELP, load_input
-from .options import number
+from .options import SEED, number
 from .progress import ProgressBar
 
 EXAMPLE = """examples:
@@ -84,15 +84,18 @@ def add_parser(subparsers) -> None:
             help=f"{text} (default {default})",
         )
     model.add_argument(
-        "--seed", type=int, default=0, help="random_state of the model (default 0)"
+        "--seed", type=SEED, default=0, help="random_state of the model (default 0)"
     )
     data = parser.add_argument_group("data")
     data.add_argument(
-        "--patches", type=int, default=10_000, help="patches to sample (default 10000)"
+        "--patches",
+        type=number(int, low=1),
+        default=10_000,
+        help="patches to sample (default 10000)",
     )
     data.add_argument(
         "--image-shape",
-        type=int,
+        type=number(int, low=1),
         nargs=2,
         metavar=("HEIGHT", "WIDTH"),
         help="shape of one sample, to draw filters.png for an array file",
@@ -100,7 +103,7 @@ def add_parser(subparsers) -> None:
     run = parser.add_argument_group("run")
     run.add_argument(
         "--checkpoint-every",
-        type=float,
+        type=number(float, above=0),
         default=60.0,
         metavar="SECONDS",
         help="minibatch solvers: save a checkpoint this often (default 60)",
@@ -143,10 +146,18 @@ def run_train(args) -> int:
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
     )
     if args.resume:
+        if not checkpoint.is_file():
+            raise FileNotFoundError(
+                f"--resume: no checkpoint at {checkpoint}; run without --resume "
+                "to start afresh"
+            )
         model = load(checkpoint)
     else:
         model = _estimator(args)
     args.output.mkdir(parents=True, exist_ok=True)
+    # A run killed while saving leaves its temporary file; this run owns the
+    # folder's checkpoint, so such leftovers are garbage.
+    remove_stale_temporaries(checkpoint)
     extra = {"data": args.data, "image_shape": image_shape and list(image_shape)}
     start = time.perf_counter()
     with _interrupt_flag() as interrupted:
@@ -188,6 +199,10 @@ def run_train(args) -> int:
 
 
 def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
+    # Imported here: matplotlib takes a third of the command's start-up time,
+    # which a run interrupted before its end never needs.
+    from ..plotting import plot_loss_curve, save_filters
+
     model.save(folder / "model.safetensors", extra=extra)
     params = Params(
         model.components_,
@@ -223,7 +238,9 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
         "mean_activation_gap": float(np.abs(rho_hat - model.sparsity_target).mean()),
         "score": model.score(X),
     }
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    write_bytes_atomically(
+        folder / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
+    )
     written = ["model.safetensors", "metrics.json", "loss.png"]
     curves = {k: model.history_[k] for k in ("loss", "reconstruction", "sparsity")}
     plot_loss_curve(folder / "loss.png", curves, title=f"sparseae {model.solver}")
