@@ -29,9 +29,9 @@ SECTIONS = ("kernels", "training", "memory", "outofcore", "scaling")
 
 
 def run_kernels(args, log):
-    sizes = dict(common.SIZES)
+    sizes = {name: common.SIZES[name] for name in args.sizes}
     if args.quick:
-        sizes.pop("wide")
+        sizes.pop("wide", None)
     rounds = {"classic": 30, "mnist": 3 if args.quick else 7, "wide": 3}
     try:
         import torch  # noqa: F401
@@ -136,6 +136,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        choices=common.SIZES,
+        default=list(common.SIZES),
+        help="sizes for the kernels section (default all)",
+    )
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument(
         "--no-compile",

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ._kernel import finish, n_workers, new_workers, one_pass
-from ._threads import WorkerPool
+from ._threads import WorkerPool, available_workers
 from .objective import Evaluation, LossTerms, make_settings
 from .params import Params
 
@@ -231,7 +231,8 @@ def evaluate_chunks(
             continue
         if workers is None:
             params = params.astype(dtype) if params.dtype != dtype else params
-            count = n_workers(chunk.shape[0], n, h)
+            # Sums for every thread that may run: later chunks may be larger.
+            count = available_workers()
             workers = new_workers(params, settings, count, compute_grad, True)
         m += chunk.shape[0]
         threads = min(len(workers), n_workers(chunk.shape[0], n, h))
