@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import ThreadpoolController
 
 from .errors import NonFiniteLossError, describe_non_finite
 
@@ -104,10 +105,17 @@ def minimize_lbfgs(
         raise ValueError(f"tol must be >= 0, got {tol!r}")
 
     n_rejected, highest = 0, None
+    # L-BFGS-B's own BLAS calls are on vectors of the parameters' length, where
+    # OpenBLAS's threads cost far more than they save (40 times at the classic
+    # demo's 3,289 parameters, docs/performance.md): the solver runs on one BLAS
+    # thread, the objective with the caller's setting.
+    blas = ThreadpoolController().select(user_api="blas")
+    caller_threads = max((info["num_threads"] for info in blas.info()), default=1)
 
     def guarded(theta):
         nonlocal n_rejected, highest
-        loss, grad = loss_and_grad(theta)
+        with blas.limit(limits=caller_threads):
+            loss, grad = loss_and_grad(theta)
         fault = describe_non_finite(loss, grad)
         if fault is None:
             highest = loss if highest is None else max(highest, loss)
@@ -122,7 +130,7 @@ def minimize_lbfgs(
 
     # Overflow at a trial point is expected and handled above (the solver
     # steps back from it), so NumPy's warnings about it would only alarm.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), blas.limit(limits=1):
         result = minimize(
             guarded,
             np.array(theta0, dtype=np.float64),
