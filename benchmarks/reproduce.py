@@ -239,11 +239,18 @@ def run(train, test, budget, *, image_dir, dtype=np.float64):
     """Run the three experiments; return the table's rows."""
     (X, y), (X_test, y_test) = train, test
     logging.info("MNIST features")
-    rows = [mnist_features(X, budget, image_dir=image_dir, dtype=dtype)]
+    rows = _logged([mnist_features(X, budget, image_dir=image_dir, dtype=dtype)])
     logging.info("self-taught learning")
-    rows += self_taught(X, y, budget, dtype=dtype)
+    rows += _logged(self_taught(X, y, budget, dtype=dtype))
     logging.info("stacked autoencoder")
-    rows += stacked(X, y, X_test, y_test, budget, dtype=dtype)
+    rows += _logged(stacked(X, y, X_test, y_test, budget, dtype=dtype))
+    return rows
+
+
+def _logged(rows):
+    # Each figure is logged as it comes, so that a long run shows its progress.
+    for row in rows:
+        logging.info("%s: %s (%s)", row.experiment, row.ours, _duration(row.seconds))
     return rows
 
 
