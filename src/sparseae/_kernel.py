@@ -47,10 +47,12 @@ __all__ = [
 # L2 cache between the operations that reuse them, and still give the BLAS
 # products long enough to run at full speed.
 _BLOCK_ELEMENTS = 1 << 18
-# Below this many multiply-adds per product (m n h, here 32 Mi), handing
-# blocks to another thread costs more than it saves: the classic 10,000 x 64
-# -> 25 problem ran twice as fast in one thread on the shared test machine.
-_PARALLEL_WORK = 1 << 25
+# Below this many multiply-adds per product (m n h, here 8 Mi), handing
+# blocks to another thread costs more than it saves.  The classic 10,000 x 64
+# -> 25 problem (16 Mi) ran 1.5 times faster in float64 with the second thread
+# on a quiet machine, the same in float32, and up to twice slower while other
+# processes held the other core.
+_PARALLEL_WORK = 1 << 23
 
 
 class Settings(NamedTuple):
