@@ -156,6 +156,18 @@ def test_blas_limits_are_restored(monkeypatch):
         assert available_workers() == 1
 
 
+def test_the_callers_errstate_reaches_the_worker_threads(monkeypatch):
+    monkeypatch.setattr(kernel, "_PARALLEL_WORK", 0)
+    monkeypatch.setattr(kernel, "_BLOCK_ELEMENTS", 40)
+    X, params = problem(m=200)
+    params.W2[...] = 1e300
+    kwargs = dict(HYPER, output="linear")
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert np.isinf(evaluate(params, X, **kwargs).terms.reconstruction)
+    with np.errstate(over="raise"), pytest.raises(FloatingPointError):
+        evaluate(params, X, **kwargs)
+
+
 def test_worker_errors_reach_the_caller():
     def fail(state, start, stop):
         raise RuntimeError(f"block {start}")

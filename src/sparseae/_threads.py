@@ -12,11 +12,13 @@ one, everything runs in the calling thread.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
+import numpy as np
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["WorkerPool", "available_workers"]
@@ -154,8 +156,19 @@ class WorkerPool:
                     return
                 task(state, start, min(start + block_rows, n_rows))
 
-        helpers = states[1 : self.n_workers]
-        futures = [_shared_executor().submit(work, state) for state in helpers]
+        # Pool threads start from a fresh context and NumPy's defaults: the
+        # caller's np.errstate (a context variable in NumPy 2, thread-local in
+        # NumPy 1) is handed to them explicitly.
+        errors = np.geterr()
+
+        def helper(state):
+            with np.errstate(**errors):
+                work(state)
+
+        futures = [
+            _shared_executor().submit(contextvars.copy_context().run, helper, state)
+            for state in states[1 : self.n_workers]
+        ]
         try:
             work(states[0])  # the calling thread is one of the workers
         finally:

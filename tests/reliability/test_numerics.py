@@ -339,14 +339,6 @@ def test_extreme_settings_never_leave_nan_silently(
 # ------------------------------------------------- for the kernel's owners ---
 
 
-@pytest.mark.xfail(
-    reason="_threads.WorkerPool runs row blocks in threads that do not copy the "
-    "caller's context, so np.errstate (a context variable in NumPy 2) does not "
-    "reach them: on data large enough for two kernel threads, the overflow that "
-    "L-BFGS steps back from at a trial point still warns (and raises where "
-    "warnings are errors). Fix: submit contextvars.copy_context().run(work, ...)",
-    strict=True,
-)
 def test_the_callers_errstate_reaches_the_kernel_threads():
     from threadpoolctl import threadpool_limits
 
