@@ -46,11 +46,14 @@ def fit_lbfgs(model, X: np.ndarray, callback=None) -> None:
     last = {}
 
     def loss_and_grad(theta):
+        # No copies in float64: evaluate neither keeps nor modifies its params,
+        # and it returns a new gradient vector every call.
         evaluation = evaluate(
-            Params.from_vector(theta.astype(X.dtype), n, h), X, **hyper
+            Params.from_vector(theta.astype(X.dtype, copy=False), n, h), X, **hyper
         )
         last.update(theta=theta.copy(), evaluation=evaluation)
-        return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
+        grad = evaluation.grads.vector.astype(np.float64, copy=False)
+        return evaluation.terms.total, grad
 
     start = time.perf_counter()
     stopped = []
