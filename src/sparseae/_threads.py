@@ -142,18 +142,19 @@ class WorkerPool:
         """Call ``task(state, start, stop)`` on consecutive row blocks.
 
         Each thread owns one of ``states`` (its buffers and running sums) and
-        takes the next block when it finishes one, so a core slowed by another
-        process does less of the work instead of holding the others up.
+        takes every ``n_workers``-th block, starting from its own index.  The
+        assignment is fixed, not first come first served, so that each state
+        sums the same rows in the same order on every call and the result is
+        reproducible to the last bit: a thread taking whichever block is next
+        would balance the load on a busy machine better, but would make the
+        rounding of the sums, and so a whole L-BFGS run, depend on timing.
         """
-        starts = iter(range(0, n_rows, block_rows))
-        take = threading.Lock()
+        n_workers = min(self.n_workers, len(states))
+        starts = range(0, n_rows, block_rows)
 
-        def work(state):
-            while True:
-                with take:
-                    start = next(starts, None)
-                if start is None:
-                    return
+        def work(index):
+            state = states[index]
+            for start in starts[index::n_workers]:
                 task(state, start, min(start + block_rows, n_rows))
 
         # Pool threads start from a fresh context and NumPy's defaults: the
@@ -161,16 +162,16 @@ class WorkerPool:
         # NumPy 1) is handed to them explicitly.
         errors = np.geterr()
 
-        def helper(state):
+        def helper(index):
             with np.errstate(**errors):
-                work(state)
+                work(index)
 
         futures = [
-            _shared_executor().submit(contextvars.copy_context().run, helper, state)
-            for state in states[1 : self.n_workers]
+            _shared_executor().submit(contextvars.copy_context().run, helper, index)
+            for index in range(1, n_workers)
         ]
         try:
-            work(states[0])  # the calling thread is one of the workers
+            work(0)  # the calling thread is one of the workers
         finally:
             for future in futures:
                 future.result()
