@@ -45,7 +45,7 @@ def softmax_cross_entropy(
     Returns
     -------
     loss : float
-        ``-(1/m) Σ_i log P_{i, y_i}`` with ``P = softmax(Z)`` (eq. S1).
+        ``-(1/m) Σ_i log P_{i, y_i}`` with ``P = softmax(Z)`` (eqs. S1, S2).
     delta : ndarray of shape (n_samples, n_classes)
         ``∂loss/∂Z = (P − Y) / m``, ``Y`` the one-hot labels (eq. S3).
 
