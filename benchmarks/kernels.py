@@ -8,7 +8,7 @@ Contenders, all on the same data and parameters, with the machine's threads:
   product (``gemm whole``) and on one half of the rows per core with one BLAS
   thread each (``gemm rows``); the bound is the faster of the two.
 - ``sparseae f32`` / ``f64``: :func:`sparseae.evaluate` as shipped.
-- ``sparseae f32 one pass``: :func:`sparseae.chunked.evaluate_chunks` on the
+- ``sparseae f32 one pass``: :func:`sparseae.core.chunked.evaluate_chunks` on the
   array, the single pass of SPEC §5 with six products (what out-of-core data
   and wide models get).
 - ``sparseae f32 one core``: ``evaluate`` with the BLAS limited to one thread.
@@ -25,10 +25,10 @@ from unittest import mock
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-import sparseae._kernel as kernel
-import sparseae._threads as threads
+import sparseae.core.kernel as kernel
+import sparseae.core.threads as threads
 from sparseae import Params, evaluate
-from sparseae.chunked import evaluate_chunks
+from sparseae.core.chunked import evaluate_chunks
 
 from .common import HYPER, data, interleaved
 

@@ -11,7 +11,7 @@ which reports its own peak resident set (``VmHWM``, Linux) as JSON:
   imports.
 - ``outofcore``: after a warm-up, the child caps its own address space
   (``RLIMIT_AS``) at what it has plus a budget, then trains on a memory-mapped
-  ``.npy`` file several times that budget with :class:`sparseae.chunked.NpyChunks`;
+  ``.npy`` file several times that budget with :class:`sparseae.core.chunked.NpyChunks`;
   going over the budget would fail with ``MemoryError``.
 """
 
@@ -90,7 +90,7 @@ def child_peak(path, how, max_iter):
 
 def child_outofcore(path, budget, max_iter, chunk_rows):
     from sparseae import Params, evaluate
-    from sparseae.chunked import NpyChunks, flat_loss_and_grad
+    from sparseae.core.chunked import NpyChunks, flat_loss_and_grad
     from sparseae.solvers import minimize_lbfgs
 
     from .common import HYPER, data

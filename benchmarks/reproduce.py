@@ -42,7 +42,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sparseae import SoftmaxClassifier, SparseAutoencoder, StackedAutoencoder
 from sparseae.datasets import load_mnist
 from sparseae.plotting import save_filters
-from sparseae.stacked import stack_forward
+from sparseae.core.stacked import stack_forward
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE / "data" / "mnist"

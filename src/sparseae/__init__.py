@@ -1,22 +1,17 @@
 """sparseae: sparse autoencoders with exact, hand-derived gradients."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-from .callbacks import Checkpointer, Progress
-from .estimator import SparseAutoencoder
-from .gradcheck import GradientCheck, check_gradient, relative_difference
-from .io import load, save
-from .objective import LossTerms, evaluate, loss_and_grad, loss_terms
-from .params import Params
-from .penalties import PENALTIES
-from .preprocessing import ZCAWhitening
-from .softmax import SoftmaxClassifier
-from .stacked import StackedAutoencoder
-
-try:
-    __version__ = version("sparseae")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+unknown"
+from ._version import __version__
+from .core.gradcheck import GradientCheck, check_gradient, relative_difference
+from .core.objective import LossTerms, evaluate, loss_and_grad, loss_terms
+from .core.params import Params
+from .core.penalties import PENALTIES
+from .io.checkpoints import Checkpointer
+from .io.model_file import load, save
+from .models.autoencoder import SparseAutoencoder
+from .models.preprocessing import ZCAWhitening
+from .models.softmax import SoftmaxClassifier
+from .models.stacked import StackedAutoencoder
+from .training.progress import Progress
 
 __all__ = [
     "PENALTIES",

@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from PIL import Image
 
-from ._atomic import write_bytes_atomically
+from .io.atomic import write_bytes_atomically
 
 __all__ = ["plot_loss_curve", "save_filters", "tile_filters"]
 

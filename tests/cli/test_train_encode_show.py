@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from sparseae import load
-from sparseae.callbacks import Progress
 from sparseae.cli import main
 from sparseae.cli.progress import ProgressBar
-from sparseae.objective import LossTerms
+from sparseae.core.objective import LossTerms
+from sparseae.training.progress import Progress
 
 FAST = ["--n-components", "6", "--max-iter", "3", "--quiet"]
 

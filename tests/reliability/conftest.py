@@ -3,7 +3,10 @@
 import numpy as np
 import pytest
 
-from ..single_blas_thread import one_blas_thread  # noqa: F401
+
+@pytest.fixture(autouse=True)
+def _one_blas_thread(one_blas_thread):
+    """Every reliability test runs its BLAS on one thread (see tests/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from safetensors.numpy import save as save_tensors
 from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SparseAutoencoder, load, save
-from sparseae.io import ModelFileError, _checksum, read_info
+from sparseae.io.model_file import ModelFileError, _checksum, read_info
 
 DATA = np.random.default_rng(0).uniform(size=(24, 4))
 

@@ -17,10 +17,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
-import sparseae.lbfgs_training
-import sparseae.minibatch_training
+import sparseae.training.lbfgs
+import sparseae.training.minibatch
 from sparseae import Params, SparseAutoencoder, evaluate
-from sparseae.minibatch_objective import evaluate_minibatch
+from sparseae.core.minibatch_objective import evaluate_minibatch
 from sparseae.solvers import (
     SGD,
     NonFiniteLossError,
@@ -82,7 +82,7 @@ def test_training_recovers_from_fully_saturated_units(X, solver, bias):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if solver == "lbfgs":
-            sparseae.lbfgs_training.fit_lbfgs(model, X)
+            sparseae.training.lbfgs.fit_lbfgs(model, X)
         else:
             model.partial_fit(X)
     assert finite(model)
@@ -180,14 +180,14 @@ def test_an_injected_fault_stops_training_at_the_last_finite_parameters(
         random_state=2,
     )
     calls = []
-    real = sparseae.minibatch_training.evaluate_minibatch
+    real = sparseae.training.minibatch.evaluate_minibatch
 
     def faulty(*args, **kwargs):
         calls.append(1)
         evaluation = real(*args, **kwargs)
         return FAULTS[fault](evaluation) if len(calls) == at_step else evaluation
 
-    sparseae.minibatch_training.evaluate_minibatch = faulty
+    sparseae.training.minibatch.evaluate_minibatch = faulty
     try:
         model = SparseAutoencoder(3, **settings_)
         with pytest.raises(
@@ -195,7 +195,7 @@ def test_an_injected_fault_stops_training_at_the_last_finite_parameters(
         ):
             model.fit(X)
     finally:
-        sparseae.minibatch_training.evaluate_minibatch = real
+        sparseae.training.minibatch.evaluate_minibatch = real
     event(fault)
     expected = SparseAutoencoder(3, **settings_)
     if at_step == 1:
@@ -213,7 +213,7 @@ def test_lbfgs_steps_back_from_injected_non_finite_trial_points(
 ):
     X = np.random.default_rng(1).uniform(size=(24, 5))
     calls = []
-    real = sparseae.lbfgs_training.evaluate
+    real = sparseae.training.lbfgs.evaluate
 
     def faulty(params, data, **kwargs):
         calls.append(1)
@@ -227,13 +227,13 @@ def test_lbfgs_steps_back_from_injected_non_finite_trial_points(
                 )
         return evaluation
 
-    sparseae.lbfgs_training.evaluate = faulty
+    sparseae.training.lbfgs.evaluate = faulty
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = SparseAutoencoder(3, max_iter=15, random_state=0).fit(X)
     finally:
-        sparseae.lbfgs_training.evaluate = real
+        sparseae.training.lbfgs.evaluate = real
     assert finite(model)
     assert model.loss_curve_[-1] < model.loss_curve_[0]
 
@@ -342,7 +342,7 @@ def test_extreme_settings_never_leave_nan_silently(
 def test_the_callers_errstate_reaches_the_kernel_threads():
     from threadpoolctl import threadpool_limits
 
-    from sparseae._kernel import n_workers
+    from sparseae.core.kernel import n_workers
 
     X = np.random.default_rng(0).uniform(size=(20000, 64)).astype(np.float32)
     params = Params.initialize(64, 32, rng=np.random.default_rng(0), dtype=X.dtype)

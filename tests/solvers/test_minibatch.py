@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparseae import evaluate
-from sparseae.minibatch_objective import evaluate_minibatch, update_rho_hat
+from sparseae.core.minibatch_objective import evaluate_minibatch, update_rho_hat
 from sparseae.solvers import SGD, Adam, make_optimizer, run_minibatches
 
 from ..conftest import COMBINATIONS, tiny_problem

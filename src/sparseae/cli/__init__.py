@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .. import __version__
+from .._version import __version__
 from . import demo, encode, gradcheck, show, train
 
 __all__ = ["main"]

@@ -63,7 +63,7 @@ def add_parser(subparsers) -> None:
 def run(args) -> int:
     """Train, print the figures of the run, and save the filters."""
     from ..datasets import load_patches
-    from ..estimator import SparseAutoencoder
+    from ..models.autoencoder import SparseAutoencoder
     from ..plotting import save_filters
 
     start = time.perf_counter()

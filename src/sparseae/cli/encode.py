@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import load
-from .._atomic import write_bytes_atomically
+from ..io.atomic import write_bytes_atomically
+from ..io.model_file import load
 from .inputs import DATA_HELP, load_input
 from .options import SEED, number
 

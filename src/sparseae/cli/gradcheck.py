@@ -7,10 +7,10 @@ import itertools
 
 import numpy as np
 
-from ..gradcheck import check_gradient
-from ..objective import LOSSES, OUTPUTS, loss_and_grad
-from ..params import BLOCK_NAMES, Params
-from ..penalties import PENALTIES
+from ..core.gradcheck import check_gradient
+from ..core.objective import LOSSES, OUTPUTS, loss_and_grad
+from ..core.params import BLOCK_NAMES, Params
+from ..core.penalties import PENALTIES
 
 EXAMPLE = """example:
   sparseae gradcheck --seed 1 --samples 20 --features 6 --hidden 4

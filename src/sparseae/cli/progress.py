@@ -44,8 +44,8 @@ class ProgressBar:
     Examples
     --------
     >>> import io
-    >>> from sparseae.callbacks import Progress
-    >>> from sparseae.objective import LossTerms
+    >>> from sparseae.training.progress import Progress
+    >>> from sparseae.core.objective import LossTerms
     >>> bar = ProgressBar(io.StringIO())
     >>> bar.render(Progress(3, 10, 5, 10, LossTerms(0.5, 0.1, 0.2), 0.0123, 35.0))
     'epoch 4/10 [###.......]  35% loss 0.8 (rec 0.5 wd 0.1 sp 0.2) act 0.0123 left 1:05'

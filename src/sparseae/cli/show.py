@@ -7,7 +7,7 @@ import math
 import textwrap
 from pathlib import Path
 
-from ..io import load, read_info
+from ..io.model_file import load, read_info
 
 EXAMPLE = """example:
   sparseae show runs/digits/model.safetensors

@@ -14,8 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import Checkpointer, Params, SparseAutoencoder, load, loss_terms
-from .._atomic import remove_stale_temporaries, write_bytes_atomically
+from ..core.objective import loss_terms
+from ..core.params import Params
+from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
+from ..io.checkpoints import Checkpointer
+from ..io.model_file import load
+from ..models.autoencoder import SparseAutoencoder
 from .inputs import DATA_HELP, load_input
 from .options import SEED, number
 from .progress import ProgressBar

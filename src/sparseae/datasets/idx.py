@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._atomic import write_bytes_atomically
+from ..io.atomic import write_bytes_atomically
 
 __all__ = ["DEBIAN_FASHION_MNIST", "load_mnist", "read_idx", "write_idx"]
 

@@ -1,0 +1,304 @@
+"""The exact full-batch objective in one pass over data that comes in chunks.
+
+SPEC §5: with Σ a2, the output-layer sums and the two hidden-layer sums of
+``docs/derivation.md`` eq. (11) added chunk by chunk, one pass gives the loss
+and gradient of all the rows together, never holding more than one chunk and
+one block of its activations.  Data larger than memory, memory-mapped ``.npy``
+files and data made on the fly are trained with the same mathematics as
+arrays in memory, and agree with :func:`sparseae.evaluate` to rounding.
+
+A source of chunks is an array (taken in chunks of rows), a re-iterable such
+as a list or :class:`ArrayChunks`, or a function of no arguments that returns
+a new iterator of chunks each time it is called.  A bare iterator or generator
+is refused: an optimiser evaluates many times and it would be empty after the
+first pass.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .kernel import finish, n_workers, new_workers, one_pass
+from .objective import Evaluation, LossTerms, make_settings
+from .params import Params
+from .threads import WorkerPool, available_workers
+
+__all__ = [
+    "ArrayChunks",
+    "NpyChunks",
+    "evaluate_chunks",
+    "flat_loss_and_grad",
+    "loss_and_grad_chunks",
+]
+
+# Default chunk: 16 Mi numbers, 64 MiB of float32.
+_CHUNK_ELEMENTS = 1 << 24
+
+
+class ArrayChunks:
+    """Consecutive row chunks of a 2-D array, re-iterable.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Any array with NumPy slicing, including ``numpy.memmap``.
+    chunk_rows : int, optional
+        Rows per chunk; by default about 16 million numbers per chunk.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> [chunk.shape for chunk in ArrayChunks(np.zeros((5, 2)), chunk_rows=2)]
+    [(2, 2), (2, 2), (1, 2)]
+    """
+
+    def __init__(self, X, chunk_rows: int | None = None):
+        if np.ndim(X) != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {np.shape(X)}")
+        self.X = X
+        self.chunk_rows = _chunk_rows(chunk_rows, X.shape[1])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for start in range(0, self.X.shape[0], self.chunk_rows):
+            yield self.X[start : start + self.chunk_rows]
+
+
+class NpyChunks:
+    """Row chunks of a ``.npy`` file, each memory-mapped only while in use.
+
+    Each chunk is a read-only view of its own mapping of the file, which is
+    unmapped once the chunk is no longer referenced, so both the resident
+    memory and the address space of the process stay at about one chunk
+    however large the file.  The operating system may still cache the file,
+    as it does for any file read.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.npy`` file holding a 2-D array in C order.
+    chunk_rows : int, optional
+        Rows per chunk; by default about 16 million numbers per chunk.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.npy")
+    >>> np.save(path, np.arange(12.0).reshape(6, 2))
+    >>> source = NpyChunks(path, chunk_rows=4)
+    >>> source.shape, [float(chunk.sum()) for chunk in source]
+    ((6, 2), [28.0, 38.0])
+    """
+
+    def __init__(self, path: str | Path, chunk_rows: int | None = None):
+        with open(path, "rb") as file:
+            version = np.lib.format.read_magic(file)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran_order, dtype = read_header(file)
+            self._offset = file.tell()
+        if len(shape) != 2 or fortran_order:
+            raise ValueError(
+                f"{path} must hold a 2-D array in C order, got shape {shape}"
+                + (" in Fortran order" if fortran_order else "")
+            )
+        self.path, self.shape, self.dtype = Path(path), shape, dtype
+        self.chunk_rows = _chunk_rows(chunk_rows, shape[1])
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        m, n = self.shape
+        row_bytes = n * self.dtype.itemsize
+        with open(self.path, "rb") as file:
+            for start in range(0, m, self.chunk_rows):
+                rows = min(self.chunk_rows, m - start)
+                begin = self._offset + start * row_bytes
+                # Mappings start on a multiple of the allocation granularity.
+                base = begin - begin % mmap.ALLOCATIONGRANULARITY
+                view = mmap.mmap(
+                    file.fileno(),
+                    begin - base + rows * row_bytes,
+                    access=mmap.ACCESS_READ,
+                    offset=base,
+                )
+                chunk = np.ndarray(
+                    (rows, n), self.dtype, buffer=view, offset=begin - base
+                )
+                del view  # the chunk alone keeps the mapping alive
+                yield chunk
+                del chunk
+
+
+def _chunk_rows(chunk_rows, n_features):
+    if chunk_rows is None:
+        return max(1, _CHUNK_ELEMENTS // max(n_features, 1))
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int | np.integer):
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    return int(chunk_rows)
+
+
+def _open(chunks) -> Iterator:
+    if isinstance(chunks, np.ndarray):
+        return iter(ArrayChunks(chunks))
+    if callable(chunks):
+        iterator = chunks()
+        if not isinstance(iterator, Iterator):
+            raise TypeError(
+                "chunks() must return an iterator of arrays, got "
+                f"{type(iterator).__name__}"
+            )
+        return iterator
+    if not isinstance(chunks, Iterable):
+        raise TypeError(
+            "chunks must be an array, a re-iterable of arrays or a function "
+            f"returning an iterator of arrays, got {type(chunks).__name__}"
+        )
+    if iter(chunks) is chunks:
+        raise TypeError(
+            f"chunks is a one-shot iterator ({type(chunks).__name__}), which would "
+            "be empty after the first pass; pass a list, an ArrayChunks or "
+            "NpyChunks, or a function returning a new iterator, e.g. "
+            "lambda: make_chunks()"
+        )
+    return iter(chunks)
+
+
+def _check_chunk(chunk, n_features, dtype):
+    chunk = np.asarray(chunk)
+    if chunk.ndim != 2 or chunk.shape[1] != n_features:
+        raise ValueError(
+            f"every chunk must have shape (n_rows, {n_features}) to match the "
+            f"weights, got {chunk.shape}"
+        )
+    if dtype is None:
+        dtype = chunk.dtype if chunk.dtype in (np.float32, np.float64) else np.float64
+    return chunk.astype(dtype, copy=False), np.dtype(dtype)
+
+
+def evaluate_chunks(
+    params: Params, chunks, *, compute_grad: bool = True, **hyperparameters
+) -> Evaluation:
+    """Evaluate the full-batch objective, and its gradient, in one pass.
+
+    Parameters
+    ----------
+    params : Params
+        Current weights and biases.
+    chunks : array, re-iterable of arrays, or callable
+        Source of row chunks, each of shape ``(n_rows, n_features)``, see the
+        module's description.  The computation takes the first chunk's
+        floating type (float32 or float64, anything else becomes float64);
+        later chunks and the parameters are converted to it.
+    compute_grad : bool, default=True
+        Whether to compute the gradient.
+    **hyperparameters
+        ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
+        optionally ``penalty``, ``output``, ``loss``, as for
+        :func:`sparseae.evaluate`.
+
+    Returns
+    -------
+    Evaluation
+        The same as :func:`sparseae.evaluate` on all the chunks stacked.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparseae import Params, evaluate
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(size=(100, 8))
+    >>> params = Params.initialize(8, 3, rng=rng)
+    >>> hyper = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4)
+    >>> chunked = evaluate_chunks(params, ArrayChunks(X, chunk_rows=7), **hyper)
+    >>> whole = evaluate(params, X, **hyper)
+    >>> bool(np.allclose(chunked.grads.W1, whole.grads.W1, rtol=1e-12))
+    True
+    """
+    settings = make_settings(**hyperparameters)
+    n, h = params.n_features, params.n_hidden
+    workers, dtype, m = None, None, 0
+    for chunk in _open(chunks):
+        chunk, dtype = _check_chunk(chunk, n, dtype)
+        if chunk.shape[0] == 0:
+            continue
+        if workers is None:
+            params = params.astype(dtype) if params.dtype != dtype else params
+            # Sums for every thread that may run: later chunks may be larger.
+            count = available_workers()
+            workers = new_workers(params, settings, count, compute_grad, True)
+        m += chunk.shape[0]
+        threads = min(len(workers), n_workers(chunk.shape[0], n, h))
+        with WorkerPool(threads) as pool:
+            one_pass(pool, workers, chunk)
+    if workers is None:
+        raise ValueError("chunks gave no rows; the objective needs at least one")
+    terms, rho_hat, grads = finish(workers, m, params, settings)
+    return Evaluation(LossTerms(*terms), rho_hat, grads)
+
+
+def loss_and_grad_chunks(params: Params, chunks, **hyperparameters):
+    """Objective J and its gradient over all the chunks, in one pass.
+
+    Parameters are those of :func:`evaluate_chunks`.
+
+    Returns
+    -------
+    loss : float
+    grads : Params
+    """
+    evaluation = evaluate_chunks(params, chunks, **hyperparameters)
+    return evaluation.terms.total, evaluation.grads
+
+
+def flat_loss_and_grad(
+    chunks, n_features: int, n_hidden: int, **hyperparameters
+) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """The objective over ``chunks`` as a function of one flat float64 vector.
+
+    This is the contract of :func:`sparseae.solvers.minimize_lbfgs`, so data of
+    any size trains on the exact full-batch objective.
+
+    Parameters
+    ----------
+    chunks : array, re-iterable of arrays, or callable
+        As for :func:`evaluate_chunks`.
+    n_features, n_hidden : int
+        Layer sizes.
+    **hyperparameters
+        ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
+        optionally ``penalty``, ``output``, ``loss``.
+
+    Returns
+    -------
+    callable
+        ``theta -> (loss, grad)``, ``grad`` a new float64 vector.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sparseae import Params
+    >>> from sparseae.solvers import minimize_lbfgs
+    >>> rng = np.random.default_rng(0)
+    >>> source = ArrayChunks(rng.uniform(size=(300, 8)), chunk_rows=64)
+    >>> objective = flat_loss_and_grad(source, 8, 3, sparsity_target=0.1,
+    ...                                sparsity_weight=3.0, weight_decay=1e-4)
+    >>> theta0 = Params.initialize(8, 3, rng=rng).vector
+    >>> result = minimize_lbfgs(objective, theta0, max_iter=20)
+    >>> bool(result.loss < objective(theta0)[0])
+    True
+    """
+
+    def loss_and_grad(theta):
+        params = Params.from_vector(theta, n_features, n_hidden)
+        evaluation = evaluate_chunks(params, chunks, **hyperparameters)
+        return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
+
+    return loss_and_grad

@@ -1,0 +1,1 @@
+"""The scikit-learn estimators, which validate, orchestrate and store results."""

@@ -1,0 +1,299 @@
+"""Stacked sparse autoencoders: greedy pretraining, a softmax on top, fine-tuning.
+
+The estimator; its kernel, :func:`sparseae.core.stacked.stack_loss_and_grad`,
+back-propagates the softmax objective through every layer (section 2 of
+``docs/stacked.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..core.objective import OUTPUTS
+from ..core.stacked import stack_forward, stack_loss_and_grad
+from ..solvers.blocks import minimize_blocks
+from .autoencoder import SparseAutoencoder
+from .softmax import SoftmaxClassifier, SoftmaxOutputMixin, _float_dtype
+
+__all__ = ["StackedAutoencoder"]
+
+logger = logging.getLogger(__name__)
+
+
+class StackedAutoencoder(
+    ClassNamePrefixFeaturesOutMixin, SoftmaxOutputMixin, TransformerMixin, BaseEstimator
+):
+    """Stacked sparse autoencoders with a softmax classifier on top.
+
+    ``fit`` trains, greedily and without labels, one :class:`SparseAutoencoder`
+    per entry of ``hidden_layer_sizes``, each on the hidden activations of the
+    one before; then a :class:`~sparseae.models.softmax.SoftmaxClassifier` on the last
+    activations; then, unless ``fine_tune_max_iter=0``, fine-tunes every layer
+    together by back-propagation with L-BFGS (UFLDL, "Stacked Autoencoders").
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(200, 200)
+        Hidden units of each autoencoder, from the input upwards.
+    sparsity_target : float, default=0.1
+        ρ of every autoencoder.
+    sparsity_weight : float, default=3.0
+        β of every autoencoder.
+    weight_decay : float, default=3e-3
+        λ of every autoencoder.
+    softmax_weight_decay : float, default=1e-4
+        λ of the softmax layer during its own training.
+    fine_tune_weight_decay : float, default=1e-4
+        λ on every weight matrix during fine-tuning.
+    output_activation : {"sigmoid", "linear"}, default="sigmoid"
+        Decoder output of the first autoencoder, the one that reconstructs ``X``;
+        "sigmoid" needs ``X`` in [0, 1]. Deeper autoencoders reconstruct sigmoid
+        activations and always use "sigmoid".
+    pretrain_max_iter : int, default=400
+        L-BFGS iterations for each autoencoder.
+    softmax_max_iter : int, default=100
+        L-BFGS iterations for the softmax layer.
+    fine_tune_max_iter : int, default=400
+        L-BFGS iterations of fine-tuning; 0 skips it.
+    lbfgs_memory : int, default=10
+        Correction pairs every L-BFGS run keeps.
+    tol : float, default=1e-9
+        Stopping tolerance of every L-BFGS run.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the autoencoders' initialisations.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Floating type of the computation and of the fitted weights.
+
+    Attributes
+    ----------
+    autoencoders_ : list of SparseAutoencoder
+        The pretrained autoencoders, unchanged by fine-tuning.
+    weights_ : list of ndarray
+        Fine-tuned ``W_1 .. W_{L+1}``, ``W_l`` of shape
+        (n_units_l, n_units_{l-1}); the last is the softmax layer's.
+    intercepts_ : list of ndarray
+        Fine-tuned ``b_1 .. b_{L+1}``.
+    pretrained_weights_, pretrained_intercepts_ : list of ndarray
+        The same before fine-tuning: the autoencoders' encoders and the softmax
+        layer trained on their features.
+    classes_ : ndarray of shape (n_classes,)
+        Class labels, sorted.
+    n_iter_ : int
+        Fine-tuning iterations run.
+    fit_times_ : dict of str to float
+        Seconds spent in each stage of ``fit``.
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    References
+    ----------
+    A. Ng et al., "Stacked Autoencoders" and "Fine-tuning Stacked AEs", UFLDL
+    Tutorial, Stanford, 2011.
+
+    Examples
+    --------
+    >>> from sparseae.datasets import load_digits_scaled
+    >>> X, y = load_digits_scaled()
+    >>> model = StackedAutoencoder((32, 16), weight_decay=1e-4, tol=1e-3,
+    ...                            random_state=0)
+    >>> model.fit(X[:600], y[:600]).score(X[1000:], y[1000:]) > 0.9
+    True
+    >>> model.predict_proba(X[:2]).shape, model.transform(X[:2]).shape
+    ((2, 10), (2, 16))
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [tuple, list],
+        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
+        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "softmax_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "fine_tune_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "output_activation": [StrOptions(set(OUTPUTS))],
+        "pretrain_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "softmax_max_iter": [Interval(Integral, 1, None, closed="left")],
+        "fine_tune_max_iter": [Interval(Integral, 0, None, closed="left")],
+        "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "dtype": [type, np.dtype, StrOptions({"float64", "float32"})],
+    }
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(200, 200),
+        *,
+        sparsity_target=0.1,
+        sparsity_weight=3.0,
+        weight_decay=3e-3,
+        softmax_weight_decay=1e-4,
+        fine_tune_weight_decay=1e-4,
+        output_activation="sigmoid",
+        pretrain_max_iter=400,
+        softmax_max_iter=100,
+        fine_tune_max_iter=400,
+        lbfgs_memory=10,
+        tol=1e-9,
+        random_state=None,
+        dtype=np.float64,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.sparsity_target = sparsity_target
+        self.sparsity_weight = sparsity_weight
+        self.weight_decay = weight_decay
+        self.softmax_weight_decay = softmax_weight_decay
+        self.fine_tune_weight_decay = fine_tune_weight_decay
+        self.output_activation = output_activation
+        self.pretrain_max_iter = pretrain_max_iter
+        self.softmax_max_iter = softmax_max_iter
+        self.fine_tune_max_iter = fine_tune_max_iter
+        self.lbfgs_memory = lbfgs_memory
+        self.tol = tol
+        self.random_state = random_state
+        self.dtype = dtype
+
+    def _check_layer_sizes(self) -> list[int]:
+        sizes = list(self.hidden_layer_sizes)
+        if not sizes or any(
+            isinstance(s, bool) or not isinstance(s, Integral) or s < 1 for s in sizes
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a non-empty tuple of positive ints, got "
+                f"{self.hidden_layer_sizes!r}"
+            )
+        return [int(s) for s in sizes]
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Pretrain the autoencoders, train the softmax layer, fine-tune the stack.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs, one sample per row; in [0, 1] unless
+            ``output_activation="linear"``.
+        y : array-like of shape (n_samples,)
+            Labels, of any type :func:`numpy.unique` can sort.
+
+        Returns
+        -------
+        self : StackedAutoencoder
+            The fitted estimator.
+        """
+        sizes = self._check_layer_sizes()
+        X, y = validate_data(self, X, y, dtype=_float_dtype(self.dtype))
+        encoded = self._encode_targets(y)
+        rng = check_random_state(self.random_state)
+        self.fit_times_ = {}
+        self.autoencoders_, features = [], X
+        for depth, size in enumerate(sizes, start=1):
+            logger.info(
+                "pretraining layer %d: %d -> %d units, %d samples",
+                depth,
+                features.shape[1],
+                size,
+                features.shape[0],
+            )
+            start = time.perf_counter()
+            autoencoder = SparseAutoencoder(
+                size,
+                sparsity_target=self.sparsity_target,
+                sparsity_weight=self.sparsity_weight,
+                weight_decay=self.weight_decay,
+                output_activation=self.output_activation if depth == 1 else "sigmoid",
+                max_iter=self.pretrain_max_iter,
+                lbfgs_memory=self.lbfgs_memory,
+                tol=self.tol,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+                dtype=X.dtype,
+            )
+            features = autoencoder.fit_transform(features)
+            self.autoencoders_.append(autoencoder)
+            self.fit_times_[f"pretrain layer {depth}"] = time.perf_counter() - start
+
+        logger.info("training the softmax layer on %d features", features.shape[1])
+        start = time.perf_counter()
+        softmax = SoftmaxClassifier(
+            weight_decay=self.softmax_weight_decay,
+            max_iter=self.softmax_max_iter,
+            lbfgs_memory=self.lbfgs_memory,
+            tol=self.tol,
+            dtype=X.dtype,
+        ).fit(features, encoded)
+        self.fit_times_["softmax"] = time.perf_counter() - start
+        self.pretrained_weights_ = [a.components_ for a in self.autoencoders_]
+        self.pretrained_weights_.append(softmax.coef_)
+        self.pretrained_intercepts_ = [a.intercept_hidden_ for a in self.autoencoders_]
+        self.pretrained_intercepts_.append(softmax.intercept_)
+        self.weights_ = list(self.pretrained_weights_)
+        self.intercepts_ = list(self.pretrained_intercepts_)
+        self.n_iter_ = 0
+        if self.fine_tune_max_iter > 0:
+            self._fine_tune(X, encoded)
+        return self
+
+    def _fine_tune(self, X: np.ndarray, encoded: np.ndarray) -> None:
+        logger.info("fine-tuning %d layers", len(self.weights_))
+        start = time.perf_counter()
+        n_layers = len(self.weights_)
+        lam = self.fine_tune_weight_decay
+
+        def loss_and_grad(blocks):
+            loss, grad_weights, grad_intercepts = stack_loss_and_grad(
+                blocks[:n_layers], blocks[n_layers:], X, encoded, weight_decay=lam
+            )
+            return loss, grad_weights + grad_intercepts
+
+        blocks, result = minimize_blocks(
+            loss_and_grad,
+            self.weights_ + self.intercepts_,
+            max_iter=self.fine_tune_max_iter,
+            memory=self.lbfgs_memory,
+            tol=self.tol,
+            dtype=X.dtype,
+            what="StackedAutoencoder fine-tuning",
+        )
+        self.weights_, self.intercepts_ = blocks[:n_layers], blocks[n_layers:]
+        self.n_iter_ = result.n_iter
+        self.fit_times_["fine-tune"] = time.perf_counter() - start
+
+    def _validated(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=self.weights_[0].dtype, reset=False)
+
+    def _scores(self, X):
+        X = self._validated(X)
+        return stack_forward(self.weights_, self.intercepts_, X)[1]
+
+    @property
+    def _n_features_out(self):
+        return self.weights_[-2].shape[0]
+
+    def transform(self, X):
+        """Activations of the last hidden layer, the softmax layer's input.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Inputs.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, hidden_layer_sizes[-1])
+            Values in (0, 1), computed with the fine-tuned weights.
+        """
+        X = self._validated(X)
+        return stack_forward(self.weights_, self.intercepts_, X)[0][-1]

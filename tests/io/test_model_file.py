@@ -1,0 +1,180 @@
+import json
+import os
+import struct
+
+import numpy as np
+import pytest
+from safetensors.numpy import save as save_tensors
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+
+from sparseae import SparseAutoencoder, load, save
+from sparseae.io import ModelFileError, read_info
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(0).uniform(size=(60, 9))
+
+
+@pytest.fixture(scope="module")
+def model(X):
+    return SparseAutoencoder(4, tol=1e-3, random_state=0).fit(X)
+
+
+@pytest.fixture(scope="module")
+def adam32(X):
+    with pytest.warns(ConvergenceWarning):
+        return SparseAutoencoder(
+            3, solver="adam", max_iter=2, batch_size=16, dtype=np.float32
+        ).fit(X)
+
+
+@pytest.mark.parametrize("name", ["model", "adam32"])
+def test_loading_then_transforming_is_bit_identical(request, X, tmp_path, name):
+    model = request.getfixturevalue(name)
+    again = load(save(model, tmp_path / "m.safetensors"))
+    assert again.components_.dtype == model.components_.dtype
+    np.testing.assert_array_equal(again.transform(X), model.transform(X))
+    codes = model.transform(X)
+    np.testing.assert_array_equal(
+        again.inverse_transform(codes), model.inverse_transform(codes)
+    )
+    assert again.get_params() == {
+        **model.get_params(),
+        "dtype": np.dtype(model.dtype).type,
+    }
+    assert again.history_ == model.history_
+    assert again.n_iter_ == model.n_iter_
+
+
+def test_file_holds_json_configuration_and_named_arrays(model, tmp_path):
+    data = save(model, tmp_path / "m.safetensors", extra={"note": "x"}).read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + size])
+    assert set(header) - {"__metadata__"} == {"W1", "b1", "W2", "b2"}
+    info = json.loads(header["__metadata__"]["sparseae"])
+    assert info["format_version"] == 2 and info["dtype"] == "float64"
+    assert info["params"]["n_components"] == 4
+    assert info["extra"] == {"note": "x"}
+    assert len(info["history"]["loss"]) == model.n_iter_
+
+
+def test_loaded_minibatch_model_keeps_training(adam32, X, tmp_path):
+    again = load(save(adam32, tmp_path / "m.safetensors"))
+    again.partial_fit(X)
+    assert again.n_iter_ == adam32.n_iter_ + 1
+    assert again.components_.dtype == np.float32
+
+
+def test_feature_names_survive(X, tmp_path):
+    model = SparseAutoencoder(2, tol=1e-2).fit(X)
+    # What fitting on a data frame with these column names would have set.
+    model.feature_names_in_ = np.array([f"f{i}" for i in range(9)], dtype=object)
+    again = load(save(model, tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(again.feature_names_in_, model.feature_names_in_)
+
+
+def test_a_crash_mid_save_leaves_the_previous_file_intact(
+    model, adam32, tmp_path, monkeypatch
+):
+    path = save(model, tmp_path / "m.safetensors")
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class HalfWriter:
+        def __init__(self, file):
+            self.file = file
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            self.file.write(data[: len(data) // 2])
+            raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(
+        os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode))
+    )
+    with pytest.raises(OSError, match="simulated"):
+        save(adam32, path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]
+    np.testing.assert_array_equal(load(path).components_, model.components_)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no model file at"):
+        load(tmp_path / "absent.safetensors")
+
+
+@pytest.mark.parametrize("keep", [0, 5, 100, -10])
+def test_truncated_file(model, tmp_path, keep):
+    path = save(model, tmp_path / "m.safetensors")
+    path.write_bytes(path.read_bytes()[:keep])
+    with pytest.raises(ModelFileError, match="truncated"):
+        load(path)
+
+
+def test_damaged_array_bytes_fail_the_checksum(model, tmp_path):
+    path = save(model, tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="damaged"):
+        load(path)
+
+
+def test_foreign_files(tmp_path):
+    other = tmp_path / "other.safetensors"
+    other.write_bytes(save_tensors({"weight": np.zeros(3)}))
+    with pytest.raises(ModelFileError, match="not a sparseae model"):
+        load(other)
+    text = tmp_path / "notes.txt"
+    text.write_text("x" * 100)
+    with pytest.raises(ModelFileError, match="truncated or not a safetensors"):
+        load(text)
+
+
+def rewrite(path, change):
+    """Rewrite a model file with ``change(config, arrays)`` applied."""
+    from safetensors.numpy import load as load_tensors
+
+    data = path.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    config = json.loads(json.loads(data[8 : 8 + size])["__metadata__"]["sparseae"])
+    arrays = load_tensors(data)
+    change(config, arrays)
+    from sparseae.io.model_file import _checksum
+
+    text = json.dumps(config)
+    metadata = {"sparseae": text, "sparseae.sha256": _checksum(text, arrays)}
+    path.write_bytes(save_tensors(arrays, metadata=metadata))
+
+
+def test_newer_format_version_is_refused(model, tmp_path):
+    path = save(model, tmp_path / "m.safetensors")
+    rewrite(path, lambda config, arrays: config.update(format_version=99))
+    with pytest.raises(ModelFileError, match="format version 99"):
+        read_info(path)
+
+
+def test_arrays_that_do_not_match_the_configuration(model, tmp_path):
+    path = save(model, tmp_path / "m.safetensors")
+    rewrite(path, lambda config, arrays: arrays.update(W1=np.zeros((5, 9))))
+    with pytest.raises(ModelFileError, match=r"W1 should be float64 of shape \(4, 9\)"):
+        load(path)
+
+
+def test_unfitted_model_cannot_be_saved(tmp_path):
+    with pytest.raises(NotFittedError):
+        save(SparseAutoencoder(), tmp_path / "m.safetensors")
+
+
+def test_extra_must_be_json(model, tmp_path):
+    with pytest.raises(TypeError, match="JSON-serialisable"):
+        model.save(tmp_path / "m.safetensors", extra={"a": object()})
+    assert not list(tmp_path.iterdir())

@@ -1,0 +1,225 @@
+"""The stacked autoencoder: fine-tuning gradient and the estimator."""
+
+import autograd.numpy as anp
+import numpy as np
+import pytest
+from autograd import grad
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sparseae import StackedAutoencoder, check_gradient
+from sparseae.core.softmax import softmax_cross_entropy, softmax_loss_and_grad
+from sparseae.core.stacked import stack_forward, stack_loss_and_grad
+from sparseae.datasets import load_digits_scaled
+
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
+
+def tiny_stack(sizes, seed=0, m=9, k=3):
+    """Random float64 stack with layer sizes ``sizes`` (input first) and k classes."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(size=(m, sizes[0]))
+    y = rng.integers(k, size=m)
+    shapes = list(zip([*sizes[1:], k], sizes, strict=True))
+    blocks = {}
+    for layer, (out, inp) in enumerate(shapes, start=1):
+        blocks[f"W{layer}"] = rng.standard_normal((out, inp))
+        blocks[f"b{layer}"] = 0.5 * rng.standard_normal(out)
+    return X, y, blocks
+
+
+def as_dict(X, y, lam):
+    def fun(p):
+        n = len(p) // 2
+        weights = [p[f"W{layer}"] for layer in range(1, n + 1)]
+        intercepts = [p[f"b{layer}"] for layer in range(1, n + 1)]
+        loss, gW, gb = stack_loss_and_grad(weights, intercepts, X, y, weight_decay=lam)
+        grads = {}
+        for layer in range(1, n + 1):
+            grads[f"W{layer}"], grads[f"b{layer}"] = gW[layer - 1], gb[layer - 1]
+        return loss, grads
+
+    return fun
+
+
+@pytest.mark.parametrize("sizes", [(4,), (5, 4), (6, 4, 3), (5, 3, 4, 2)])
+@pytest.mark.parametrize("lam", [0.0, 3e-3])
+def test_fine_tuning_gradient_matches_finite_differences(sizes, lam):
+    X, y, blocks = tiny_stack(sizes)
+    result = check_gradient(as_dict(X, y, lam), blocks)
+    # Per block, so that a failure names the layer whose gradient is wrong.
+    assert result.passed(1e-9), result.relative_differences
+
+
+def test_without_hidden_layers_it_is_softmax_regression():
+    X, y, blocks = tiny_stack((5,))
+    ours = stack_loss_and_grad([blocks["W1"]], [blocks["b1"]], X, y, weight_decay=0.2)
+    plain = softmax_loss_and_grad(blocks["W1"], blocks["b1"], X, y, weight_decay=0.2)
+    assert ours[0] == pytest.approx(plain[0], rel=1e-14)
+    np.testing.assert_allclose(ours[1][0], plain[1], rtol=1e-14)
+    np.testing.assert_allclose(ours[2][0], plain[2], rtol=1e-14)
+
+
+def test_checker_catches_a_missing_sigmoid_derivative():
+    # The classic slip: propagating δ back through W without the factor a (1 − a).
+    X, y, blocks = tiny_stack((5, 4, 3))
+    lam = 1e-3
+    names = [("W1", "b1"), ("W2", "b2"), ("W3", "b3")]
+
+    def wrong(p):
+        weights, intercepts = [p[w] for w, _ in names], [p[b] for _, b in names]
+        activations, scores = stack_forward(weights, intercepts, X)
+        loss, delta = softmax_cross_entropy(scores, y)
+        loss += 0.5 * lam * sum(np.sum(W**2) for W in weights)
+        grads = {}
+        for (w, b), W, a_in in zip(
+            names[::-1], weights[::-1], activations[::-1], strict=True
+        ):
+            grads[w], grads[b] = delta.T @ a_in + lam * W, delta.sum(axis=0)
+            delta = delta @ W
+        return loss, grads
+
+    result = check_gradient(wrong, blocks)
+    differences = result.relative_differences
+    assert differences["W3"] < 1e-9 and differences["b3"] < 1e-9
+    assert min(differences[key] for key in ("W1", "b1", "W2", "b2")) > 1e-2
+
+
+def independent_objective(theta, X, y, sizes, k, lam):
+    start, a, decay = 0, X, 0.0
+    dims = [*sizes, k]
+    for layer in range(len(sizes)):
+        out, inp = dims[layer + 1], dims[layer]
+        W = anp.reshape(theta[start : start + out * inp], (out, inp))
+        b = theta[start + out * inp : start + out * inp + out]
+        start += out * inp + out
+        decay = decay + anp.sum(W**2)
+        z = anp.dot(a, W.T) + b
+        a = z if layer == len(sizes) - 1 else 1 / (1 + anp.exp(-z))
+    log_p = a - anp.log(anp.sum(anp.exp(a), axis=1, keepdims=True))
+    return -anp.sum(np.eye(k)[y] * log_p) / X.shape[0] + lam / 2 * decay
+
+
+def test_value_and_gradient_agree_with_autograd():
+    sizes, k, lam = (6, 5, 4), 3, 0.01
+    X, y, blocks = tiny_stack(sizes, seed=4, m=15, k=k)
+    loss, grads = as_dict(X, y, lam)(blocks)
+    theta = np.concatenate([blocks[key].ravel() for key in blocks])
+    assert loss == pytest.approx(
+        independent_objective(theta, X, y, sizes, k, lam), rel=1e-12
+    )
+    expected = grad(independent_objective)(theta, X, y, sizes, k, lam)
+    ours = np.concatenate([grads[key].ravel() for key in blocks])
+    np.testing.assert_allclose(ours, expected, rtol=1e-9, atol=1e-14)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits_scaled()
+    return X[:600], y[:600], X[600:900], y[600:900]
+
+
+def small(**kwargs):
+    settings = dict(
+        hidden_layer_sizes=(24, 12),
+        weight_decay=1e-4,
+        pretrain_max_iter=30,
+        softmax_max_iter=30,
+        fine_tune_max_iter=30,
+        random_state=0,
+    )
+    return StackedAutoencoder(**{**settings, **kwargs})
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_fit_keeps_pretrained_layers_and_fine_tuning_lowers_the_objective(digits):
+    X, y, _, _ = digits
+    model = small().fit(X, y)
+    assert len(model.autoencoders_) == 2
+    for W, autoencoder in zip(
+        model.pretrained_weights_[:-1], model.autoencoders_, strict=True
+    ):
+        assert W is autoencoder.components_
+    assert [W.shape for W in model.weights_] == [(24, 64), (12, 24), (10, 12)]
+    assert set(model.fit_times_) == {
+        "pretrain layer 1",
+        "pretrain layer 2",
+        "softmax",
+        "fine-tune",
+    }
+    encoded = np.searchsorted(model.classes_, y)
+    lam = model.fine_tune_weight_decay
+    before = stack_loss_and_grad(
+        model.pretrained_weights_,
+        model.pretrained_intercepts_,
+        X,
+        encoded,
+        weight_decay=lam,
+    )[0]
+    after = stack_loss_and_grad(
+        model.weights_, model.intercepts_, X, encoded, weight_decay=lam
+    )[0]
+    assert after < 0.7 * before
+    assert model.n_iter_ == 30
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_without_fine_tuning_the_weights_are_the_pretrained_ones(digits):
+    X, y, _, _ = digits
+    model = small(fine_tune_max_iter=0, hidden_layer_sizes=(16,)).fit(X, y)
+    assert model.n_iter_ == 0 and "fine-tune" not in model.fit_times_
+    for W, W0 in zip(model.weights_, model.pretrained_weights_, strict=True):
+        assert W is W0
+    np.testing.assert_allclose(
+        model.transform(X), model.autoencoders_[0].transform(X), rtol=1e-12
+    )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_any_labels_and_same_seed_same_model(digits):
+    X, y, X_test, _ = digits
+    names = np.array([f"digit {d}" for d in range(10)])
+    first = small(hidden_layer_sizes=(16,), fine_tune_max_iter=5).fit(X, names[y])
+    second = small(hidden_layer_sizes=(16,), fine_tune_max_iter=5).fit(X, names[y])
+    np.testing.assert_array_equal(first.classes_, names)
+    np.testing.assert_array_equal(first.predict(X_test), second.predict(X_test))
+    np.testing.assert_array_equal(first.weights_[0], second.weights_[0])
+    assert first.predict_proba(X_test).shape == (300, 10)
+
+
+def test_convergence_warning_names_the_stage(digits):
+    X, y, _, _ = digits
+    model = small(hidden_layer_sizes=(8,), pretrain_max_iter=3, tol=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        model.fit(X, y)
+    messages = " ".join(str(w.message) for w in record)
+    assert "fine-tuning reached max_iter=30" in messages
+
+
+@pytest.mark.parametrize("sizes", [(), (10, 0), (3.5,)])
+def test_bad_layer_sizes_are_named(sizes):
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a non-empty"):
+        StackedAutoencoder(sizes).fit(np.ones((2, 2)) / 2, [0, 1])
+
+
+def test_data_outside_unit_interval_suggests_a_linear_decoder():
+    with pytest.raises(ValueError, match="output_activation='linear'"):
+        StackedAutoencoder((3,)).fit(np.array([[0.0, 2.0], [1.0, 0.0]]), [0, 1])
+
+
+@parametrize_with_checks(
+    [
+        StackedAutoencoder(
+            (4,),
+            output_activation="linear",
+            pretrain_max_iter=20,
+            softmax_max_iter=20,
+            fine_tune_max_iter=20,
+            tol=1e-4,
+            random_state=0,
+        )
+    ]
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scikit_learn_compatible(estimator, check):
+    check(estimator)
