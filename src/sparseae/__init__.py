@@ -1,35 +1,45 @@
-"""sparseae: sparse autoencoders with exact, hand-derived gradients."""
+"""sparseae: sparse autoencoders with exact, hand-derived gradients.
 
-from ._version import __version__
-from .core.gradcheck import GradientCheck, check_gradient, relative_difference
-from .core.objective import LossTerms, evaluate, loss_and_grad, loss_terms
-from .core.params import Params
-from .core.penalties import PENALTIES
-from .io.checkpoints import Checkpointer
-from .io.model_file import load, save
-from .models.autoencoder import SparseAutoencoder
-from .models.preprocessing import ZCAWhitening
-from .models.softmax import SoftmaxClassifier
-from .models.stacked import StackedAutoencoder
-from .training.progress import Progress
+The public names are imported on first use (PEP 562), so ``import sparseae``
+costs little more than NumPy: scikit-learn and SciPy load with the first
+estimator, not before.
+"""
 
-__all__ = [
-    "PENALTIES",
-    "Checkpointer",
-    "GradientCheck",
-    "LossTerms",
-    "Params",
-    "Progress",
-    "SoftmaxClassifier",
-    "SparseAutoencoder",
-    "StackedAutoencoder",
-    "ZCAWhitening",
-    "__version__",
-    "check_gradient",
-    "evaluate",
-    "loss_and_grad",
-    "load",
-    "loss_terms",
-    "relative_difference",
-    "save",
-]
+from importlib import import_module
+
+# Each public name and the module that defines it.
+_SOURCES = {
+    "PENALTIES": ".core.penalties",
+    "Checkpointer": ".io.checkpoints",
+    "GradientCheck": ".core.gradcheck",
+    "LossTerms": ".core.objective",
+    "Params": ".core.params",
+    "Progress": ".training.progress",
+    "SoftmaxClassifier": ".models.softmax",
+    "SparseAutoencoder": ".models.autoencoder",
+    "StackedAutoencoder": ".models.stacked",
+    "ZCAWhitening": ".models.preprocessing",
+    "__version__": "._version",
+    "check_gradient": ".core.gradcheck",
+    "evaluate": ".core.objective",
+    "loss_and_grad": ".core.objective",
+    # Through sparseae.models, whose import registers the file formats.
+    "load": ".models",
+    "loss_terms": ".core.objective",
+    "relative_difference": ".core.gradcheck",
+    "save": ".models",
+}
+
+__all__ = list(_SOURCES)
+
+
+def __getattr__(name: str):
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(_SOURCES[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -8,7 +8,7 @@ from safetensors.numpy import save as save_tensors
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 
 from sparseae import SparseAutoencoder, load, save
-from sparseae.io import ModelFileError, read_info
+from sparseae.io import ModelFileError, model_file, read_info, register
 
 
 @pytest.fixture(scope="module")
@@ -178,3 +178,69 @@ def test_extra_must_be_json(model, tmp_path):
     with pytest.raises(TypeError, match="JSON-serialisable"):
         model.save(tmp_path / "m.safetensors", extra={"a": object()})
     assert not list(tmp_path.iterdir())
+
+
+class Toy:
+    """A stand-in estimator of another format."""
+
+
+def dump_toy(toy):
+    return {"size": toy.size}, {"w": toy.w}
+
+
+def restore_toy(document, arrays):
+    if document["size"] != arrays["w"].size:
+        raise ModelFileError(f"has size={document['size']} but w of {arrays['w'].size}")
+    toy = Toy()
+    toy.size, toy.w = document["size"], arrays["w"]
+    return toy
+
+
+@pytest.fixture
+def toy_format(monkeypatch):
+    monkeypatch.setattr(model_file, "_FORMATS", dict(model_file._FORMATS))
+    fields = {"size": int, "extra": dict}
+    return register("tests.Toy", Toy, fields=fields, dump=dump_toy, restore=restore_toy)
+
+
+def test_a_registered_format_is_written_and_read_by_name(toy_format, tmp_path):
+    toy = Toy()
+    toy.size, toy.w = 3, np.arange(3.0)
+    path = save(toy, tmp_path / "toy.safetensors", extra={"note": 1})
+    again = load(path)
+    assert isinstance(again, Toy) and again.size == 3
+    np.testing.assert_array_equal(again.w, toy.w)
+    info = read_info(path)
+    assert list(info) == [
+        "format",
+        "format_version",
+        "library_version",
+        "size",
+        "extra",
+    ]
+    assert info["format"] == "tests.Toy" and info["extra"] == {"note": 1}
+
+
+def test_a_format_checks_its_fields_and_values(toy_format, tmp_path):
+    toy = Toy()
+    toy.size, toy.w = 3, np.arange(3.0)
+    path = save(toy, tmp_path / "toy.safetensors")
+    rewrite(path, lambda config, arrays: config.update(size="3"))
+    with pytest.raises(ModelFileError, match=f"^{path} has size='3', of the wrong"):
+        load(path)
+    rewrite(path, lambda config, arrays: config.update(size=4))
+    with pytest.raises(ModelFileError, match=f"^{path} has size=4 but w of 3$"):
+        read_info(path)
+    rewrite(path, lambda config, arrays: config.update(format="tests.Other"))
+    with pytest.raises(ModelFileError, match="holds format 'tests.Other', expected"):
+        load(path)
+
+
+def test_a_class_without_a_format_cannot_be_saved(tmp_path):
+    with pytest.raises(TypeError, match="no model-file format for Toy"):
+        save(Toy(), tmp_path / "toy.safetensors")
+
+
+def test_a_format_must_say_where_extra_goes():
+    with pytest.raises(ValueError, match="fields must hold 'extra'"):
+        register("tests.Toy", Toy, fields={"size": int}, dump=None, restore=None)

@@ -17,10 +17,8 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 
-import sparseae.training.lbfgs
-import sparseae.training.minibatch
+import sparseae.models.autoencoder
 from sparseae import Params, SparseAutoencoder, evaluate
-from sparseae.core.minibatch_objective import evaluate_minibatch
 from sparseae.solvers import (
     SGD,
     NonFiniteLossError,
@@ -63,7 +61,7 @@ def test_saturated_units_give_finite_loss_and_gradient(combo, dtype, bias, scale
     hyper = dict(HYPER, penalty=penalty, output=output, loss=loss)
     for evaluation in (
         evaluate(params, X, **hyper),
-        evaluate_minibatch(
+        evaluate(
             params, X, **hyper, previous_rho_hat=np.zeros(3, dtype), rho_decay=0.9
         ),
     ):
@@ -82,7 +80,7 @@ def test_training_recovers_from_fully_saturated_units(X, solver, bias):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         if solver == "lbfgs":
-            sparseae.training.lbfgs.fit_lbfgs(model, X)
+            model._fit_lbfgs(X, model._settings())
         else:
             model.partial_fit(X)
     assert finite(model)
@@ -180,14 +178,14 @@ def test_an_injected_fault_stops_training_at_the_last_finite_parameters(
         random_state=2,
     )
     calls = []
-    real = sparseae.training.minibatch.evaluate_minibatch
+    real = sparseae.models.autoencoder._evaluate
 
     def faulty(*args, **kwargs):
         calls.append(1)
         evaluation = real(*args, **kwargs)
         return FAULTS[fault](evaluation) if len(calls) == at_step else evaluation
 
-    sparseae.training.minibatch.evaluate_minibatch = faulty
+    sparseae.models.autoencoder._evaluate = faulty
     try:
         model = SparseAutoencoder(3, **settings_)
         with pytest.raises(
@@ -195,7 +193,7 @@ def test_an_injected_fault_stops_training_at_the_last_finite_parameters(
         ):
             model.fit(X)
     finally:
-        sparseae.training.minibatch.evaluate_minibatch = real
+        sparseae.models.autoencoder._evaluate = real
     event(fault)
     expected = SparseAutoencoder(3, **settings_)
     if at_step == 1:
@@ -213,11 +211,11 @@ def test_lbfgs_steps_back_from_injected_non_finite_trial_points(
 ):
     X = np.random.default_rng(1).uniform(size=(24, 5))
     calls = []
-    real = sparseae.training.lbfgs.evaluate
+    real = sparseae.models.autoencoder._evaluate
 
-    def faulty(params, data, **kwargs):
+    def faulty(params, data, settings, **kwargs):
         calls.append(1)
-        evaluation = real(params, data, **kwargs)
+        evaluation = real(params, data, settings, **kwargs)
         if len(calls) == at_call and kwargs.get("compute_grad", True):
             if in_gradient:
                 evaluation.grads.W1[0, 0] = value
@@ -227,13 +225,13 @@ def test_lbfgs_steps_back_from_injected_non_finite_trial_points(
                 )
         return evaluation
 
-    sparseae.training.lbfgs.evaluate = faulty
+    sparseae.models.autoencoder._evaluate = faulty
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = SparseAutoencoder(3, max_iter=15, random_state=0).fit(X)
     finally:
-        sparseae.training.lbfgs.evaluate = real
+        sparseae.models.autoencoder._evaluate = real
     assert finite(model)
     assert model.loss_curve_[-1] < model.loss_curve_[0]
 

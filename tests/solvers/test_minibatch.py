@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sparseae import evaluate
-from sparseae.core.minibatch_objective import evaluate_minibatch, update_rho_hat
+from sparseae.core.sparsity import update_rho_hat
 from sparseae.solvers import SGD, Adam, make_optimizer, run_minibatches
 
 from ..conftest import COMBINATIONS, tiny_problem
@@ -100,7 +100,7 @@ def test_batch_estimate_is_the_full_objective_on_the_batch(penalty, output, loss
     X, params = tiny_problem(m=40)
     hyper = dict(HYPER, penalty=penalty, output=output, loss=loss)
     exact = evaluate(params, X, **hyper)
-    batch = evaluate_minibatch(params, X, **hyper)
+    batch = evaluate(params, X, **hyper)
     assert batch.terms.total == pytest.approx(exact.terms.total, rel=1e-12)
     np.testing.assert_allclose(batch.grads.vector, exact.grads.vector, atol=1e-13)
     np.testing.assert_allclose(batch.mean_activation, exact.mean_activation)
@@ -109,7 +109,7 @@ def test_batch_estimate_is_the_full_objective_on_the_batch(penalty, output, loss
 def minibatch_gradients(X, params, rho_hat, decay, size=5):
     return np.mean(
         [
-            evaluate_minibatch(
+            evaluate(
                 params,
                 X[start : start + size],
                 **HYPER,
@@ -140,9 +140,7 @@ def test_with_each_batch_s_own_rho_hat_they_do_not():
 def test_running_estimate_moves_a_fraction_towards_the_batch_mean():
     X, params = tiny_problem(m=10)
     previous = np.full(5, 0.5)
-    result = evaluate_minibatch(
-        params, X, **HYPER, previous_rho_hat=previous, rho_decay=0.9
-    )
+    result = evaluate(params, X, **HYPER, previous_rho_hat=previous, rho_decay=0.9)
     batch = evaluate(params, X, **HYPER).mean_activation
     np.testing.assert_allclose(result.mean_activation, 0.9 * previous + 0.1 * batch)
 
@@ -162,7 +160,7 @@ def test_given_the_exact_rho_hat_any_split_recovers_the_full_gradient(
     exact = evaluate(params, X, **hyper)
     total = sum(
         len(chunk)
-        * evaluate_minibatch(
+        * evaluate(
             params,
             chunk,
             **hyper,

@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .options import SEED, number
 
@@ -62,6 +61,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Train, print the figures of the run, and save the filters."""
+    from sklearn.exceptions import ConvergenceWarning
+
     from ..datasets import load_patches
     from ..models.autoencoder import SparseAutoencoder
     from ..plotting import save_filters

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import write_bytes_atomically
-from ..io.model_file import load
 from .inputs import DATA_HELP, load_input
 from .options import SEED, number
 
@@ -52,6 +51,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Encode and save."""
+    from ..models import load
+
     if args.output.suffix != ".npy":
         raise ValueError(f"-o must name a .npy file, got {str(args.output)!r}")
     model = load(args.model)

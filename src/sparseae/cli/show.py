@@ -7,8 +7,6 @@ import math
 import textwrap
 from pathlib import Path
 
-from ..io.model_file import load, read_info
-
 EXAMPLE = """example:
   sparseae show runs/digits/model.safetensors
   sparseae show runs/rgb/model.safetensors --filters rgb.png --channels 3
@@ -43,6 +41,8 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Print the summary and write the picture."""
+    from ..models import load, read_info
+
     info = read_info(args.model)
     model = load(args.model)
     params = info["params"]

@@ -18,8 +18,6 @@ from ..core.objective import loss_terms
 from ..core.params import Params
 from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
 from ..io.checkpoints import Checkpointer
-from ..io.model_file import load
-from ..models.autoencoder import SparseAutoencoder
 from .inputs import DATA_HELP, load_input
 from .options import SEED, number
 from .progress import ProgressBar
@@ -59,6 +57,28 @@ HYPERPARAMETERS = (
 )
 
 
+class EstimatorDefault:
+    """The estimator's default for one option, looked up when first needed.
+
+    Building the parser must not import scikit-learn (``sparseae --help`` would
+    wait for it); only ``train --help`` and a run need the value.
+    """
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @property
+    def value(self):
+        """The default, as the option's value (``dtype`` by name)."""
+        from ..models.autoencoder import SparseAutoencoder
+
+        value = SparseAutoencoder().get_params()[self.name]
+        return np.dtype(value).name if self.name == "dtype" else value
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 def add_parser(subparsers) -> None:
     """Register the command."""
     parser = subparsers.add_parser(
@@ -72,20 +92,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "-o", "--output", type=Path, required=True, help="folder for the results"
     )
-    defaults = SparseAutoencoder().get_params()
     model = parser.add_argument_group("model and training")
     for name, kind, text in HYPERPARAMETERS:
-        default = defaults[name]
-        if name == "dtype":
-            default = np.dtype(default).name
         model.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
-            default=default,
+            default=EstimatorDefault(name),
             metavar={"int": "N", "float": "X"}.get(
                 getattr(kind, "__name__", ""), "NAME"
             ),
-            help=f"{text} (default {default})",
+            help=f"{text} (default %(default)s)",
         )
     model.add_argument(
         "--seed", type=SEED, default=0, help="random_state of the model (default 0)"
@@ -121,8 +137,13 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run_train)
 
 
-def _estimator(args) -> SparseAutoencoder:
+def _estimator(args):
+    from ..models.autoencoder import SparseAutoencoder
+
     params = {name: getattr(args, name) for name, _, _ in HYPERPARAMETERS}
+    for name, value in params.items():
+        if isinstance(value, EstimatorDefault):
+            params[name] = value.value
     return SparseAutoencoder(**params, random_state=args.seed)
 
 
@@ -145,6 +166,8 @@ def _interrupt_flag():
 
 def run_train(args) -> int:
     """Train, then write the model, pictures and figures; 130 if interrupted."""
+    from ..models import load
+
     checkpoint = args.output / "checkpoint.safetensors"
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape

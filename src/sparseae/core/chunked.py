@@ -1,9 +1,10 @@
 """The exact full-batch objective in one pass over data that comes in chunks.
 
-SPEC §5: with Σ a2, the output-layer sums and the two hidden-layer sums of
-``docs/derivation.md`` eq. (11) added chunk by chunk, one pass gives the loss
-and gradient of all the rows together, never holding more than one chunk and
-one block of its activations.  Data larger than memory, memory-mapped ``.npy``
+With Σ a2, the output-layer sums and the two hidden-layer sums of
+``docs/derivation.md`` eq. (11) added chunk by chunk
+(:func:`~sparseae.core.partial_sums.block_sums`), one pass gives the loss and
+gradient of all the rows together, never holding more than one chunk and one
+block of its activations.  Data larger than memory, memory-mapped ``.npy``
 files and data made on the fly are trained with the same mathematics as
 arrays in memory, and agree with :func:`sparseae.evaluate` to rounding.
 
@@ -22,10 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .kernel import finish, n_workers, new_workers, one_pass
-from .objective import Evaluation, LossTerms, make_settings
+from .objective import make_settings
 from .params import Params
-from .threads import WorkerPool, available_workers
+from .partial_sums import Evaluation, block_sums, finish_sums
 
 __all__ = [
     "ArrayChunks",
@@ -222,26 +222,24 @@ def evaluate_chunks(
     >>> bool(np.allclose(chunked.grads.W1, whole.grads.W1, rtol=1e-12))
     True
     """
-    settings = make_settings(**hyperparameters)
-    n, h = params.n_features, params.n_hidden
-    workers, dtype, m = None, None, 0
+    return _evaluate_chunks(
+        params, chunks, make_settings(**hyperparameters), compute_grad
+    )
+
+
+def _evaluate_chunks(params, chunks, settings, compute_grad=True) -> Evaluation:
+    total, dtype = None, None
     for chunk in _open(chunks):
-        chunk, dtype = _check_chunk(chunk, n, dtype)
+        chunk, dtype = _check_chunk(chunk, params.n_features, dtype)
         if chunk.shape[0] == 0:
             continue
-        if workers is None:
-            params = params.astype(dtype) if params.dtype != dtype else params
-            # Sums for every thread that may run: later chunks may be larger.
-            count = available_workers()
-            workers = new_workers(params, settings, count, compute_grad, True)
-        m += chunk.shape[0]
-        threads = min(len(workers), n_workers(chunk.shape[0], n, h))
-        with WorkerPool(threads) as pool:
-            one_pass(pool, workers, chunk)
-    if workers is None:
+        if params.dtype != dtype:
+            params = params.astype(dtype)
+        part = block_sums(params, settings, chunk, grad=compute_grad)
+        total = part if total is None else total + part
+    if total is None:
         raise ValueError("chunks gave no rows; the objective needs at least one")
-    terms, rho_hat, grads = finish(workers, m, params, settings)
-    return Evaluation(LossTerms(*terms), rho_hat, grads)
+    return finish_sums(total, params, settings)
 
 
 def loss_and_grad_chunks(params: Params, chunks, **hyperparameters):
@@ -295,10 +293,11 @@ def flat_loss_and_grad(
     >>> bool(result.loss < objective(theta0)[0])
     True
     """
+    settings = make_settings(**hyperparameters)
 
     def loss_and_grad(theta):
         params = Params.from_vector(theta, n_features, n_hidden)
-        evaluation = evaluate_chunks(params, chunks, **hyperparameters)
+        evaluation = _evaluate_chunks(params, chunks, settings)
         return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
 
     return loss_and_grad

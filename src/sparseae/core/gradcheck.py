@@ -13,9 +13,10 @@ __all__ = ["GradientCheck", "check_gradient", "relative_difference"]
 
 
 def relative_difference(numerical: np.ndarray, analytic: np.ndarray) -> float:
-    """‖num − ana‖ / ‖num + ana‖, the measure of the classic course (SPEC §7).
+    """‖num − ana‖ / ‖num + ana‖, the measure of the UFLDL exercise.
 
-    Two all-zero gradients agree exactly and give 0.
+    Two all-zero gradients agree exactly and give 0 (``docs/derivation.md``,
+    section 7).
 
     Examples
     --------

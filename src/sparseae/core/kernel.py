@@ -1,4 +1,4 @@
-"""The objective and its gradient as sums over row blocks (SPEC §5).
+"""The objective and its gradient as sums over row blocks, in memory and fast.
 
 Every term of J and of its gradient is a sum over samples, except that the
 hidden error δ2 needs ρ̂, a mean over all of them.  ``docs/derivation.md``
@@ -17,8 +17,11 @@ built from the same block operations:
   for each kept row, for h more numbers in memory.
 
 Each worker thread owns one ``BlockSums``: its buffers, sized to one block,
-and its running sums, added together at the end.  Buffers are reused and every
-operation writes into them, so a block allocates nothing of its size.
+and its running sums, added together at the end into a
+:class:`~sparseae.core.partial_sums.PartialSums`, which
+:func:`~sparseae.core.partial_sums.finish_sums` turns into the loss and
+gradient.  Buffers are reused and every operation writes into them, so a block
+allocates nothing of its size.
 """
 
 from __future__ import annotations
@@ -27,19 +30,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .params import Params
 from .penalties import Penalty
+from .sparsity import sparsity_slope
 from .threads import available_workers
 
 __all__ = [
     "BlockSums",
     "Settings",
     "block_rows",
-    "finish",
     "n_workers",
     "new_workers",
     "one_pass",
-    "sparsity_slope",
     "two_passes",
 ]
 
@@ -198,58 +199,6 @@ class BlockSums:
                 getattr(self, name)[...] += getattr(other, name)
 
 
-def sparsity_slope(a2_sum, m, settings, dtype):
-    """ρ̂, its clamped copy and β s, eqs. (4) and (7), from Σ a2 over m rows."""
-    rho_hat = a2_sum / m  # eq. (4)
-    # Clamped so that the penalty and its derivative stay finite (SPEC §5).
-    eps = np.finfo(dtype).eps
-    rho_clamped = np.clip(rho_hat, eps, 1 - eps)
-    s = settings.beta * settings.penalty.derivative(rho_clamped, settings.rho)  # (7)
-    return rho_hat.astype(dtype), rho_clamped, s
-
-
-def finish(workers, m, params, settings):
-    """Loss terms, ρ̂ and gradient from the workers' sums over ``m`` rows.
-
-    Returns
-    -------
-    terms : tuple of float
-        Reconstruction, weight decay and sparsity terms, eq. (3) and (5).
-    rho_hat : ndarray of shape (n_hidden,)
-    grads : Params or None
-    """
-    total = workers[0]
-    for other in workers[1:]:
-        total.add(other)
-    W1, _, W2, _ = params
-    lam, dtype, h = settings.lam, params.dtype, params.n_hidden
-    rho_hat, rho_clamped, s = sparsity_slope(total.a2_sum, m, settings, dtype)
-    penalty = settings.penalty.value(rho_clamped, settings.rho)  # KL: eq. (5)
-    terms = (  # eq. (3)
-        total.reconstruction / m,
-        float(0.5 * lam * (np.vdot(W1, W1) + np.vdot(W2, W2))),
-        float(settings.beta * penalty.sum()),
-    )
-    if not total.grad:
-        return terms, rho_hat, None
-    grads = Params.zeros(params.n_features, h, dtype=dtype)
-    gW1, gb1, gW2, gb2 = grads
-    np.divide(total.gW2, m, out=gW2)  # eq. (9)
-    gW2 += lam * W2
-    np.divide(total.gb2, m, out=gb2)
-    gW1[...] = total.gW1[:h]
-    gb1[...] = total.gb1[:h]
-    if total.deferred:
-        # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.
-        s = s.astype(dtype)
-        gW1 += s[:, None] * total.gW1[h:]
-        gb1 += s * total.gb1[h:]
-    gW1 /= m  # eq. (10)
-    gW1 += lam * W1
-    gb1 /= m
-    return terms, rho_hat, grads
-
-
 def one_pass(pool, workers, X) -> None:
     """Add every row block of ``X`` to the workers' sums (eq. 11 if grad)."""
     rows = _even_blocks(X.shape[0], workers[0].A.shape[0], pool.n_workers)
@@ -265,12 +214,16 @@ def one_pass(pool, workers, X) -> None:
     pool.run_blocks(task, workers, n_rows=X.shape[0], block_rows=rows)
 
 
-def two_passes(pool, workers, X, settings, kept) -> None:
+def two_passes(
+    pool, workers, X, settings, kept, previous_rho_hat=None, rho_decay=0.0
+) -> None:
     """Add ``X`` to the workers' sums, keeping a2 of its first ``kept`` rows.
 
     Those rows are encoded first and their a2 kept; the other rows go through
-    :func:`one_pass`; then, with ρ̂ known, the kept rows get the exact δ2 of
-    eq. (8).  Five products for a kept row, six for the others.
+    :func:`one_pass`; then, with ρ̂ known (or the running estimate formed from
+    it and ``previous_rho_hat``, :mod:`sparseae.core.sparsity`), the kept rows
+    get the exact δ2 of eq. (8).  Five products for a kept row, six for the
+    others.
     """
     m, (largest, h) = X.shape[0], workers[0].A.shape
     rows = _even_blocks(kept, largest, pool.n_workers)
@@ -284,7 +237,8 @@ def two_passes(pool, workers, X, settings, kept) -> None:
     if kept < m:
         one_pass(pool, workers, X[kept:])
     a2_sum = np.sum([sums.a2_sum for sums in workers], axis=0)
-    s = sparsity_slope(a2_sum, m, settings, a2.dtype)[2].astype(a2.dtype)
+    s = sparsity_slope(a2_sum, m, settings, a2.dtype, previous_rho_hat, rho_decay)[2]
+    s = s.astype(a2.dtype)
 
     def task(sums, start, stop):
         block = np.ascontiguousarray(X[start:stop])

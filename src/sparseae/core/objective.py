@@ -22,13 +22,12 @@ kernel             public                      meaning
 from __future__ import annotations
 
 import numbers
-from typing import NamedTuple
 
 import numpy as np
-from scipy.special import expit
 
-from .kernel import Settings, finish, n_workers, new_workers, one_pass, two_passes
+from .kernel import Settings, n_workers, new_workers, one_pass, two_passes
 from .params import Params
+from .partial_sums import Evaluation, LossTerms, PartialSums, finish_sums
 from .penalties import get_penalty
 from .threads import WorkerPool
 
@@ -43,6 +42,7 @@ __all__ = [
     "evaluate",
     "loss_and_grad",
     "loss_terms",
+    "make_settings",
 ]
 
 OUTPUTS = ("sigmoid", "linear")
@@ -53,37 +53,6 @@ OUTPUTS = ("sigmoid", "linear")
 _KEEP_BYTES = 16 << 20
 _KEEP_FRACTION = 1 / 32
 LOSSES = ("squared", "cross_entropy")
-
-
-class LossTerms(NamedTuple):
-    """The three terms of the objective J (derivation eq. 3)."""
-
-    reconstruction: float
-    weight_decay: float
-    sparsity: float
-
-    @property
-    def total(self) -> float:
-        """The objective J, the sum of the three terms."""
-        return self.reconstruction + self.weight_decay + self.sparsity
-
-
-class Evaluation(NamedTuple):
-    """Everything one pass of the kernel computes.
-
-    Attributes
-    ----------
-    terms : LossTerms
-        The three terms of the objective.
-    mean_activation : ndarray of shape (n_hidden,)
-        ρ̂, the mean activation of each hidden unit, before clamping.
-    grads : Params or None
-        The gradient of the total, or None when it was not asked for.
-    """
-
-    terms: LossTerms
-    mean_activation: np.ndarray
-    grads: Params | None
 
 
 def check_hyperparameters(
@@ -139,6 +108,8 @@ def encode(params: Params, X: np.ndarray) -> np.ndarray:
     -------
     ndarray of shape (n_samples, n_hidden)
     """
+    from scipy.special import expit  # 0.5 s to import: only when first used
+
     a2 = X @ params.W1.T
     a2 += params.b1
     return expit(a2, out=a2)
@@ -151,6 +122,8 @@ def decode(params: Params, codes: np.ndarray, output: str = "sigmoid") -> np.nda
     -------
     ndarray of shape (n_samples, n_features)
     """
+    from scipy.special import expit
+
     z3 = codes @ params.W2.T
     z3 += params.b2
     return expit(z3, out=z3) if output == "sigmoid" else z3
@@ -179,6 +152,8 @@ def evaluate(
     output: str = "sigmoid",
     loss: str = "squared",
     compute_grad: bool = True,
+    previous_rho_hat: np.ndarray | None = None,
+    rho_decay: float = 0.0,
 ) -> Evaluation:
     """Evaluate the objective, and optionally its gradient.
 
@@ -214,10 +189,19 @@ def evaluate(
         Reconstruction loss; cross-entropy needs a sigmoid output.
     compute_grad : bool, default=True
         Whether to back-propagate.
+    previous_rho_hat : ndarray of shape (n_hidden,) or None, default=None
+        For a minibatch with a running estimate of ρ̂: the estimate after the
+        previous batch.  The sparsity term and s of eq. (7) are then evaluated
+        at ``rho_decay * previous_rho_hat + (1 - rho_decay) * ρ̂``
+        (:mod:`sparseae.core.sparsity`).
+    rho_decay : float, default=0.0
+        α of the running estimate, in [0, 1]; 0 uses the rows' own ρ̂.
 
     Returns
     -------
     Evaluation
+        ``mean_activation`` is the ρ̂ used, to pass as ``previous_rho_hat``
+        with the next batch.
 
     Examples
     --------
@@ -230,6 +214,14 @@ def evaluate(
     ...                   weight_decay=1e-4)
     >>> result.grads.dtype, result.mean_activation.shape
     (dtype('float32'), (3,))
+
+    A second batch, with the running estimate of ρ̂:
+
+    >>> second = evaluate(params, X[:50], sparsity_target=0.1, sparsity_weight=3.0,
+    ...                   weight_decay=1e-4, rho_decay=0.9,
+    ...                   previous_rho_hat=result.mean_activation)
+    >>> second.mean_activation.shape
+    (3,)
     """
     settings = make_settings(
         sparsity_target=sparsity_target,
@@ -240,8 +232,34 @@ def evaluate(
         loss=loss,
     )
     X = _check_data(params, X)
+    _check_rho_policy(previous_rho_hat, rho_decay, params.n_hidden)
     if params.dtype != X.dtype:
         params = params.astype(X.dtype)
+    return _evaluate(
+        params,
+        X,
+        settings,
+        compute_grad=compute_grad,
+        previous_rho_hat=previous_rho_hat,
+        rho_decay=rho_decay,
+    )
+
+
+def _evaluate(
+    params: Params,
+    X: np.ndarray,
+    settings: Settings,
+    *,
+    compute_grad: bool = True,
+    previous_rho_hat: np.ndarray | None = None,
+    rho_decay: float = 0.0,
+) -> Evaluation:
+    """:func:`evaluate` on checked input: the hot path of training loops.
+
+    ``X`` is a 2-D float32 or float64 array with at least one row, ``params``
+    in its floating type, ``settings`` from :func:`make_settings`; nothing is
+    checked again.
+    """
     (m, n), h = X.shape, params.n_hidden
     kept = _kept_rows(X, h) if compute_grad else 0
     with WorkerPool(n_workers(m, n, h)) as pool:
@@ -249,11 +267,27 @@ def evaluate(
             params, settings, pool.n_workers, compute_grad, kept < m, m
         )
         if kept:
-            two_passes(pool, workers, X, settings, kept)
+            two_passes(pool, workers, X, settings, kept, previous_rho_hat, rho_decay)
         else:
             one_pass(pool, workers, X)
-    terms, rho_hat, grads = finish(workers, m, params, settings)
-    return Evaluation(LossTerms(*terms), rho_hat, grads)
+    return finish_sums(
+        PartialSums.from_workers(workers, m),
+        params,
+        settings,
+        previous_rho_hat=previous_rho_hat,
+        rho_decay=rho_decay,
+    )
+
+
+def _check_rho_policy(previous_rho_hat, rho_decay, n_hidden):
+    _real(rho_decay, "rho_decay")
+    if not 0 <= rho_decay <= 1:
+        raise ValueError(f"rho_decay must be in [0, 1], got {rho_decay!r}")
+    if previous_rho_hat is not None and np.shape(previous_rho_hat) != (n_hidden,):
+        raise ValueError(
+            f"previous_rho_hat must have shape ({n_hidden},), one value per hidden "
+            f"unit, got {np.shape(previous_rho_hat)}"
+        )
 
 
 def _kept_rows(X, n_hidden):
@@ -265,7 +299,27 @@ def _kept_rows(X, n_hidden):
 
 
 def make_settings(**hyperparameters) -> Settings:
-    """Check keyword hyperparameters of :func:`evaluate` and bundle them."""
+    """Check keyword hyperparameters of :func:`evaluate` once and bundle them.
+
+    Parameters
+    ----------
+    **hyperparameters
+        ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
+        optionally ``penalty``, ``output``, ``loss``, as for :func:`evaluate`.
+
+    Returns
+    -------
+    Settings
+        What :func:`~sparseae.core.partial_sums.block_sums`,
+        :func:`~sparseae.core.partial_sums.finish_sums` and the training loops
+        take, so that they never check again.
+
+    Examples
+    --------
+    >>> make_settings(sparsity_target=0.1, sparsity_weight=3.0,
+    ...               weight_decay=1e-4).penalty.name
+    'kl'
+    """
     hyper = {"penalty": "kl", "output": "sigmoid", "loss": "squared"}
     hyper.update(hyperparameters)
     check_hyperparameters(**hyper)
@@ -290,7 +344,7 @@ def loss_and_grad(
     output: str = "sigmoid",
     loss: str = "squared",
 ) -> tuple[float, Params]:
-    """Objective J and its gradient (SPEC §2-3, ``docs/derivation.md``).
+    """Objective J of ``docs/derivation.md`` eq. (3) and its gradient.
 
     Parameters are those of :func:`evaluate`.
 

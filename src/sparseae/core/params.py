@@ -1,9 +1,9 @@
 """Parameters of a three-layer autoencoder, stored in one flat vector.
 
-The four blocks of SPEC §1 (``W1`` (h, n), ``b1`` (h,), ``W2`` (n, h), ``b2`` (n,))
-are views into a single contiguous vector, in that order, so that an optimiser
-working on flat vectors and the kernel working on matrices share memory and no
-copy is made in either direction.
+The four blocks of ``docs/derivation.md`` eqs. (1)-(2), ``W1`` (h, n), ``b1``
+(h,), ``W2`` (n, h) and ``b2`` (n,), are views into a single contiguous vector,
+in that order, so that an optimiser working on flat vectors and the kernel
+working on matrices share memory and no copy is made in either direction.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class Params:
         rng: np.random.Generator,
         dtype=np.float64,
     ) -> Params:
-        """Random initialisation of SPEC §5.
+        """Random initialisation of ``docs/derivation.md`` section 8.
 
         Biases are zero; weights are drawn from ``U[-r, r]`` with
         ``r = sqrt(6 / (n_features + n_hidden + 1))``.

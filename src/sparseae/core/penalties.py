@@ -1,10 +1,11 @@
 """Sparsity penalties: functions of the mean hidden activations and their derivatives.
 
-Each penalty maps ``rho_hat`` (the mean activation of each hidden unit, SPEC §2)
-and the target ``rho`` to one value per hidden unit; the objective multiplies the
-sum by the sparsity weight β.  Its derivative with respect to ``rho_hat`` is the
-vector ``s`` of ``docs/derivation.md`` eq. (7), which back-propagation adds to
-every sample's hidden error.
+Each penalty maps ``rho_hat`` (the mean activation of each hidden unit,
+``docs/derivation.md`` eq. 4) and the target ``rho`` to one value per hidden
+unit; the objective multiplies the sum by the sparsity weight β.  Its
+derivative with respect to ``rho_hat`` is the vector ``s`` of
+``docs/derivation.md`` eq. (7), which back-propagation adds to every sample's
+hidden error.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ class Penalty(NamedTuple):
     name: str
     value: Callable[[np.ndarray, float], np.ndarray]
     derivative: Callable[[np.ndarray, float], np.ndarray]
-    description: str
 
 
 def _kl_value(rho_hat, rho):
@@ -56,24 +56,12 @@ def _l1_derivative(rho_hat, rho):
 PENALTIES: dict[str, Penalty] = {
     penalty.name: penalty
     for penalty in (
-        Penalty(
-            "kl",
-            _kl_value,
-            _kl_derivative,
-            "KL(rho || rho_hat_j), the classic penalty",
-        ),
-        Penalty(
-            "squared",
-            _squared_value,
-            _squared_derivative,
-            "(rho_hat_j - rho)^2, the alternative of seed 004",
-        ),
-        Penalty(
-            "l1",
-            _l1_value,
-            _l1_derivative,
-            "rho_hat_j, the L1 norm of unit j's codes over m",
-        ),
+        # KL(ρ ‖ ρ̂_j), the penalty of the CS294A notes.
+        Penalty("kl", _kl_value, _kl_derivative),
+        # (ρ̂_j − ρ)², an alternative with a bounded slope.
+        Penalty("squared", _squared_value, _squared_derivative),
+        # ρ̂_j, the L1 norm of unit j's codes over m.
+        Penalty("l1", _l1_value, _l1_derivative),
     )
 }
 

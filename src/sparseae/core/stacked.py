@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from .softmax import softmax_cross_entropy
 
@@ -50,6 +49,8 @@ def stack_forward(
     >>> activations[1], scores
     (array([[0.5, 0.5, 0.5]]), array([[1.5, 1.5]]))
     """
+    from scipy.special import expit  # 0.5 s to import: only when first used
+
     activations = [X]
     for W, b in zip(weights[:-1], intercepts[:-1], strict=True):
         z = activations[-1] @ W.T  # (m, n_units_l)

@@ -1,5 +1,26 @@
-"""Files: the model format (safetensors and JSON, never pickle), atomic writes."""
+"""Files: the model format (safetensors and JSON, never pickle), atomic writes.
 
-from .model_file import FORMAT, FORMAT_VERSION, ModelFileError, load, read_info, save
+Nothing here imports an estimator: each estimator's module registers its
+model-file format (:func:`~sparseae.io.model_file.register`), as importing
+:mod:`sparseae.models` does.
+"""
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_info", "save"]
+from .model_file import (
+    FORMAT_VERSION,
+    ModelFileError,
+    ModelFormat,
+    load,
+    read_info,
+    register,
+    save,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "ModelFormat",
+    "load",
+    "read_info",
+    "register",
+    "save",
+]

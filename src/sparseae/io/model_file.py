@@ -1,19 +1,24 @@
-"""Saving and loading models: safetensors for arrays, JSON for the rest, no pickle.
+"""Model files: safetensors for arrays, JSON for the rest, no pickle.
 
-One file holds everything.  The arrays (the four weight blocks, and for a model
-trained by minibatches the optimiser's state, the running ρ̂ and the epoch's
-order) are safetensors tensors; the configuration, library version, dtype,
-format version, training history and the rest of the training state are a
-JSON document in the safetensors header's metadata, under the key
+One file holds one estimator.  Its arrays are safetensors tensors; everything
+else is a JSON document in the safetensors header's metadata, under the key
 ``"sparseae"``.  Nothing is ever unpickled, so loading a file from elsewhere
 runs no code.
 
-A SHA-256 digest of that JSON text and of every array's name, type, shape and
+The document opens with the same three fields for every estimator:
+``"format"`` (which estimator, e.g. ``"sparseae.SparseAutoencoder"``),
+``"format_version"`` and ``"library_version"``; the user's notes are under
+``"extra"``.  The other fields and the arrays belong to the format, which the
+module defining the estimator registers with :func:`register`: this module
+imports no estimator class, and :func:`load` finds the format by the name the
+file gives.  Importing :mod:`sparseae.models` registers the library's formats.
+
+A SHA-256 digest of the JSON text and of every array's name, type, shape and
 bytes is stored beside it (``"sparseae.sha256"``), so any damage to the file,
 even one flipped bit, is refused rather than loaded as a subtly different
-model.  A file that passes the digest is still checked field by field: every
-field present and no other, each of its type and range, the arrays of the
-shapes and type the configuration says, the weights finite.
+model.  A file that passes the digest is still checked field by field: here
+every field present, no other, and each of the type its format declares; then
+the format checks the values, the arrays and their agreement.
 
 The file is written to a temporary name in the same folder, flushed to disk
 and renamed over the destination, so a crash or SIGKILL mid-save leaves the
@@ -25,54 +30,104 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
-from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.validation import check_is_fitted
 
 from .._version import __version__
-from ..core.params import BLOCK_NAMES, Params
-from ..models.autoencoder import SparseAutoencoder
-from ..training.minibatch import HISTORY_KEYS
-from ..training.state import MinibatchState
 from .atomic import write_bytes_atomically
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFileError", "load", "read_info", "save"]
+__all__ = [
+    "FORMAT_VERSION",
+    "ModelFileError",
+    "ModelFormat",
+    "check_fields",
+    "load",
+    "read_info",
+    "register",
+    "save",
+]
 
-FORMAT = "sparseae.SparseAutoencoder"
 # 2: the digest covers the JSON and the arrays' types and shapes (1: the
 # arrays' bytes only, and training states had no start_loss).
 FORMAT_VERSION = 2
 CONFIG_KEY, DIGEST_KEY = "sparseae", "sparseae.sha256"
-WEIGHTS = {"W1": "components_", "b1": "intercept_hidden_"}
-WEIGHTS |= {"W2": "decoder_weights_", "b2": "intercept_visible_"}
-# The JSON document's fields and their types; every one must be there, and no
-# other.
-FIELDS = {
-    "format": str,
-    "format_version": int,
-    "library_version": str,
-    "dtype": str,
-    "params": dict,
-    "n_features_in": int,
-    "feature_names_in": (list, type(None)),
-    "n_iter": int,
-    "history": dict,
-    "extra": dict,
-    "training": (dict, type(None)),
-}
+# The fields every document starts with, before its format's own.
+HEAD = {"format": str, "format_version": int, "library_version": str}
 
 
 class ModelFileError(ValueError):
     """A file that is not a readable sparseae model: says which and why."""
 
 
-def _library_version() -> str:
-    return __version__
+@dataclass(frozen=True)
+class ModelFormat:
+    """How one estimator class is written to a model file and read back.
+
+    Attributes
+    ----------
+    name : str
+        The document's ``"format"``, e.g. ``"sparseae.SparseAutoencoder"``.
+    estimator : type
+        The class written in this format (and its subclasses).
+    fields : mapping of str to type or tuple of types
+        The document's fields after :data:`HEAD`, in the order written, with
+        the types their values must have; ``"extra"`` among them, where the
+        user's notes go.
+    dump : callable
+        ``dump(model) -> (fields, arrays)``: the JSON-serialisable values of
+        ``fields`` except ``"extra"``, and a dict of named arrays.  Raises
+        scikit-learn's ``NotFittedError`` for a model with nothing to save.
+    restore : callable
+        ``restore(document, arrays) -> model``, given a document whose fields
+        are all there and of their types.  Raises :class:`ModelFileError`
+        saying what is wrong (the file's name is added) for anything else it
+        finds invalid.
+    """
+
+    name: str
+    estimator: type
+    fields: Mapping[str, type | tuple[type, ...]]
+    dump: Callable
+    restore: Callable
+
+
+_FORMATS: dict[str, ModelFormat] = {}
+
+
+def register(name: str, estimator: type, *, fields, dump, restore) -> ModelFormat:
+    """Make :func:`save` write ``estimator`` in format ``name``, :func:`load` read it.
+
+    See :class:`ModelFormat` for the arguments.  Registering the same name
+    again replaces the format (as reloading its module does).
+
+    Returns
+    -------
+    ModelFormat
+    """
+    if "extra" not in fields or set(HEAD) & set(fields):
+        raise ValueError(
+            f"fields must hold 'extra' and none of {sorted(HEAD)}, got {list(fields)}"
+        )
+    model_format = ModelFormat(name, estimator, dict(fields), dump, restore)
+    _FORMATS[name] = model_format
+    return model_format
+
+
+def _format_of(model) -> ModelFormat:
+    for kind in type(model).__mro__:
+        for model_format in _FORMATS.values():
+            if model_format.estimator is kind:
+                return model_format
+    raise TypeError(
+        f"no model-file format for {type(model).__name__}; the registered ones are "
+        f"for {sorted(f.estimator.__name__ for f in _FORMATS.values())}"
+    )
 
 
 def _checksum(text: str, arrays: dict[str, np.ndarray]) -> str:
@@ -84,24 +139,15 @@ def _checksum(text: str, arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def _json_params(model) -> dict:
-    params = model.get_params(deep=False)
-    params["dtype"] = np.dtype(params["dtype"]).name
-    if not isinstance(params["random_state"], int | None):
-        # A generator's state belongs to the run, not the configuration; the
-        # training state keeps what a resumed run needs.
-        params["random_state"] = None
-    return params
-
-
 def save(model, path, *, extra=None) -> Path:
-    """Write a fitted :class:`~sparseae.SparseAutoencoder` to ``path``.
+    """Write a fitted estimator to ``path`` in its registered format.
 
     Parameters
     ----------
-    model : SparseAutoencoder
-        Fitted, or stopped mid-fit (then the file is a checkpoint that
-        ``resume_fit`` continues).
+    model : estimator
+        Of a class with a registered format, e.g.
+        :class:`~sparseae.SparseAutoencoder`: fitted, or stopped mid-fit (then
+        the file is a checkpoint that ``resume_fit`` continues).
     path : str or path-like
         Destination, conventionally ``*.safetensors``; its folder must exist.
         Replaced atomically.
@@ -113,6 +159,12 @@ def save(model, path, *, extra=None) -> Path:
     -------
     pathlib.Path
         ``path``.
+
+    Raises
+    ------
+    TypeError
+        If no format is registered for the model's class, or ``extra`` is not
+        JSON-serialisable.
 
     Examples
     --------
@@ -133,30 +185,17 @@ def save(model, path, *, extra=None) -> Path:
     >>> info["extra"], info["dtype"], info["format_version"]
     ({'image_shape': [3, 3]}, 'float64', 2)
     """
-    check_is_fitted(model)
-    arrays = {name: getattr(model, attribute) for name, attribute in WEIGHTS.items()}
-    config = {
-        "format": FORMAT,
+    model_format = _format_of(model)
+    values, arrays = model_format.dump(model)
+    values = values | {"extra": {} if extra is None else extra}
+    document = {
+        "format": model_format.name,
         "format_version": FORMAT_VERSION,
-        "library_version": _library_version(),
-        "dtype": model.components_.dtype.name,
-        "params": _json_params(model),
-        "n_features_in": int(model.n_features_in_),
-        "feature_names_in": getattr(model, "feature_names_in_", None),
-        "n_iter": int(model.n_iter_),
-        "history": model.history_,
-        "extra": {} if extra is None else extra,
-        "training": None,
-    }
-    if config["feature_names_in"] is not None:
-        config["feature_names_in"] = [str(n) for n in config["feature_names_in"]]
-    state = getattr(model, "_training_state", None)
-    if state is not None:
-        state_arrays, config["training"] = state.to_saved()
-        arrays |= {f"training.{name}": value for name, value in state_arrays.items()}
+        "library_version": __version__,
+    } | {name: values[name] for name in model_format.fields}
     arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
     try:
-        text = json.dumps(config)
+        text = json.dumps(document)
     except TypeError as error:
         raise TypeError(
             f"extra must hold only JSON-serialisable values, got {extra!r}: {error}"
@@ -165,191 +204,130 @@ def save(model, path, *, extra=None) -> Path:
     return write_bytes_atomically(path, save_tensors(arrays, metadata=metadata))
 
 
-def _fail(path, reason: str) -> ModelFileError:
-    return ModelFileError(f"{path} {reason}")
+def check_fields(where: str, found: dict, expected) -> None:
+    """Raise :class:`ModelFileError` unless ``found`` has exactly the keys expected.
+
+    For formats checking the dicts inside their documents.
+
+    Examples
+    --------
+    >>> check_fields("params", {"a": 1, "c": 2}, {"a": int, "b": int})
+    Traceback (most recent call last):
+    ...
+    sparseae.io.model_file.ModelFileError: has a damaged params: missing fields \
+['b'], unknown fields ['c']
+    """
+    missing, unknown = set(expected) - set(found), set(found) - set(expected)
+    if missing or unknown:
+        raise ModelFileError(
+            f"has a damaged {where}: missing fields {sorted(missing)}, unknown "
+            f"fields {sorted(unknown)}"
+        )
 
 
-def _read(path) -> tuple[dict, dict[str, np.ndarray], SparseAutoencoder]:
-    """The checked JSON document and arrays of a model file, and its estimator."""
+def _read(path) -> tuple[dict, dict[str, np.ndarray], ModelFormat]:
+    """The document, arrays and format of a model file, checked as far as here."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
     data = path.read_bytes()
+    try:
+        return _parse(data)
+    except ModelFileError as error:
+        raise ModelFileError(f"{path} {error}") from None
+
+
+def _parse(data: bytes) -> tuple[dict, dict[str, np.ndarray], ModelFormat]:
     if len(data) < 8:
-        raise _fail(path, f"is empty or truncated ({len(data)} bytes): not a model")
+        raise ModelFileError(f"is empty or truncated ({len(data)} bytes): not a model")
     (header_size,) = struct.unpack("<Q", data[:8])
     if header_size > len(data) - 8:
-        raise _fail(
-            path,
+        raise ModelFileError(
             f"is truncated or not a safetensors file: its header claims "
-            f"{header_size} bytes, the file has {len(data) - 8} after the length",
+            f"{header_size} bytes, the file has {len(data) - 8} after the length"
         )
-    text, digest = _metadata(path, data[8 : 8 + header_size])
-    config = _json(path, text, "is damaged: its sparseae metadata is not JSON")
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        found = config.get("format") if isinstance(config, dict) else config
-        raise _fail(path, f"holds format {found!r}, expected {FORMAT!r}")
-    if config.get("format_version") != FORMAT_VERSION:
-        raise _fail(
-            path,
-            f"is in format version {config.get('format_version')!r}, written by "
-            f"sparseae {config.get('library_version')}; sparseae "
-            f"{_library_version()} reads version {FORMAT_VERSION}",
+    text, digest = _metadata(data[8 : 8 + header_size])
+    document = _json(text, "is damaged: its sparseae metadata is not JSON")
+    found = document.get("format") if isinstance(document, dict) else document
+    model_format = _FORMATS.get(found) if isinstance(found, str) else None
+    if model_format is None:
+        expected = " or ".join(repr(name) for name in sorted(_FORMATS))
+        raise ModelFileError(
+            f"holds format {found!r}, expected {expected or 'one registered'}"
+            + ("" if _FORMATS else " (import sparseae.models to register them)")
+        )
+    if document.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"is in format version {document.get('format_version')!r}, written by "
+            f"sparseae {document.get('library_version')}; sparseae "
+            f"{__version__} reads version {FORMAT_VERSION}"
         )
     try:
         arrays = load_tensors(data)
     except (SafetensorError, KeyError, ValueError, TypeError) as error:
-        raise _fail(path, f"is truncated or damaged: {error}") from None
+        raise ModelFileError(f"is truncated or damaged: {error}") from None
     if digest != _checksum(text, arrays):
-        raise _fail(path, "is damaged: its content does not match its SHA-256 digest")
-    _check_config(path, config)
-    model = _model(path, config)
-    _check_arrays(path, config, arrays)
-    return config, arrays, model
+        raise ModelFileError(
+            "is damaged: its content does not match its SHA-256 digest"
+        )
+    fields = HEAD | model_format.fields
+    check_fields("configuration", document, fields)
+    for name, kind in fields.items():
+        value = document[name]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ModelFileError(f"has {name}={value!r}, of the wrong type")
+    return document, arrays, model_format
 
 
-def _json(path, text, fault: str):
+def _json(text, fault: str):
     # Nesting deep enough to exhaust the recursion limit is damage like any other.
     try:
         return json.loads(text)
     except (ValueError, RecursionError) as error:
-        raise _fail(path, f"{fault} ({error})") from None
+        raise ModelFileError(f"{fault} ({error})") from None
 
 
-def _metadata(path, header_bytes) -> tuple[str, str | None]:
+def _metadata(header_bytes) -> tuple[str, str | None]:
     """The sparseae JSON text and digest in a safetensors header."""
-    header = _json(
-        path, header_bytes, "is not a safetensors file: its header is not JSON"
-    )
+    header = _json(header_bytes, "is not a safetensors file: its header is not JSON")
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     text = metadata.get(CONFIG_KEY) if isinstance(metadata, dict) else None
     if not isinstance(text, str):
-        raise _fail(
-            path,
+        raise ModelFileError(
             "is a safetensors file but not a sparseae model: no 'sparseae' entry in "
-            "its metadata",
+            "its metadata"
         )
     return text, metadata.get(DIGEST_KEY)
 
 
-def _check_fields(path, where: str, found: dict, expected) -> None:
-    missing, unknown = set(expected) - set(found), set(found) - set(expected)
-    if missing or unknown:
-        raise _fail(
-            path,
-            f"has a damaged {where}: missing fields {sorted(missing)}, unknown "
-            f"fields {sorted(unknown)}",
-        )
-
-
-def _is_count(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _check_config(path, config: dict) -> None:
-    """Check the JSON document's fields, types and ranges."""
-    _check_fields(path, "configuration", config, FIELDS)
-    for name, kind in FIELDS.items():
-        value = config[name]
-        if not isinstance(value, kind) or isinstance(value, bool):
-            raise _fail(path, f"has {name}={value!r}, of the wrong type")
-    if config["dtype"] not in ("float32", "float64"):
-        raise _fail(path, f"has dtype={config['dtype']!r}; float32 or float64 only")
-    n = config["n_features_in"]
-    if n < 1 or not _is_count(config["n_iter"]):
-        raise _fail(path, f"has n_features_in={n}, n_iter={config['n_iter']}")
-    names = config["feature_names_in"]
-    if names is not None and (
-        len(names) != n or not all(isinstance(name, str) for name in names)
-    ):
-        raise _fail(path, f"has feature_names_in that are not {n} strings")
-    history = config["history"]
-    _check_fields(path, "history", history, HISTORY_KEYS)
-    lengths = {len(v) if isinstance(v, list) else -1 for v in history.values()}
-    numbers = all(
-        isinstance(x, int | float) and not isinstance(x, bool)
-        for values in history.values()
-        if isinstance(values, list)
-        for x in values
-    )
-    if len(lengths) != 1 or -1 in lengths or not numbers:
-        raise _fail(path, "has a damaged history: lists of numbers of one length")
-
-
-def _model(path, config: dict) -> SparseAutoencoder:
-    """An unfitted estimator with the file's checked parameters."""
-    params = config["params"]
-    _check_fields(path, "params", params, SparseAutoencoder().get_params())
-    model = SparseAutoencoder(**params)
+def _restore(path):
+    document, arrays, model_format = _read(path)
     try:
-        model._validate_params()
-    except InvalidParameterError as error:
-        raise _fail(path, f"has invalid params: {error}") from None
-    return model.set_params(dtype=getattr(np, config["dtype"]))
-
-
-def _check_arrays(path, config: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Check the weights against the configuration; no array may be unknown."""
-    n, h = config["n_features_in"], config["params"]["n_components"]
-    dtype = np.dtype(config["dtype"])
-    training = {k for k in arrays if k.startswith("training.")}
-    unknown = set(arrays) - set(WEIGHTS) - (training if config["training"] else set())
-    if unknown:
-        raise _fail(path, f"has unknown arrays {sorted(unknown)}")
-    for name, shape in zip(BLOCK_NAMES, Params.block_shapes(n, h), strict=True):
-        got = arrays.get(name)
-        if got is None or got.shape != shape or got.dtype != dtype:
-            raise _fail(
-                path,
-                f"does not match its configuration: {name} should be {dtype} of "
-                f"shape {shape} for n_features_in={n}, n_components={h}, got "
-                + ("nothing" if got is None else f"{got.dtype} of shape {got.shape}"),
-            )
-        if not np.isfinite(got).all():
-            raise _fail(path, f"has NaN or infinite values in {name}")
-
-
-def _training_state(path, config: dict, arrays: dict) -> MinibatchState | None:
-    if config["training"] is None:
-        return None
-    n, h = config["n_features_in"], config["params"]["n_components"]
-    saved = {
-        name.removeprefix("training."): value
-        for name, value in arrays.items()
-        if name.startswith("training.")
-    }
-    try:
-        state = MinibatchState.from_saved(saved, config["training"])
-        state.check(
-            Params.vector_size(n, h),
-            h,
-            np.dtype(config["dtype"]),
-            config["params"]["batch_size"],
-        )
-    except ValueError as error:
-        raise _fail(path, f"has a damaged training state: {error}") from None
-    return state
+        return document, model_format.restore(document, arrays)
+    except ModelFileError as error:
+        raise ModelFileError(f"{path} {error}") from None
 
 
 def read_info(path) -> dict:
-    """The JSON part of a model file: configuration, versions, history, extra.
+    """The JSON document of a model file: configuration, versions, history, extra.
 
     Takes ``path`` as :func:`load` does, checks the file as fully, and raises
-    the same errors, but builds no model.
+    the same errors, but returns only the document.
 
     Returns
     -------
     dict
-        With keys ``"format_version"``, ``"library_version"``, ``"dtype"``,
-        ``"params"``, ``"n_features_in"``, ``"n_iter"``, ``"history"``,
-        ``"extra"`` and ``"training"`` (None unless trained by minibatches).
+        With keys ``"format"``, ``"format_version"``, ``"library_version"``
+        and ``"extra"``, and its format's: for a
+        :class:`~sparseae.SparseAutoencoder`, ``"dtype"``, ``"params"``,
+        ``"n_features_in"``, ``"feature_names_in"``, ``"n_iter"``,
+        ``"history"`` and ``"training"`` (None unless trained by minibatches).
     """
-    config, arrays, _ = _read(path)
-    _training_state(path, config, arrays)
-    return config
+    document, _ = _restore(path)
+    return document
 
 
-def load(path) -> SparseAutoencoder:
+def load(path):
     """Read a model written by :func:`save` (or a checkpoint).
 
     Transforming with the loaded model gives results bit-identical to the
@@ -362,9 +340,11 @@ def load(path) -> SparseAutoencoder:
 
     Returns
     -------
-    SparseAutoencoder
-        Fitted; with its training state when it was trained by minibatches, so
-        ``partial_fit`` and ``resume_fit`` go on exactly.
+    estimator
+        Of the class the file's format names, fitted; a
+        :class:`~sparseae.SparseAutoencoder` trained by minibatches comes with
+        its training state, so ``partial_fit`` and ``resume_fit`` go on
+        exactly.
 
     Raises
     ------
@@ -378,15 +358,5 @@ def load(path) -> SparseAutoencoder:
         or holds fields, parameters or arrays that are missing, unknown, of the
         wrong type, shape or range.
     """
-    config, arrays, model = _read(path)
-    n, h = config["n_features_in"], model.n_components
-    theta = np.concatenate([arrays[name].ravel() for name in WEIGHTS])
-    model._store(Params.from_vector(theta, n, h))
-    model.n_features_in_ = n
-    if config["feature_names_in"] is not None:
-        model.feature_names_in_ = np.asarray(config["feature_names_in"], dtype=object)
-    model.n_iter_ = config["n_iter"]
-    model.history_ = config["history"]
-    model.loss_curve_ = list(config["history"]["loss"])
-    model._training_state = _training_state(path, config, arrays)
+    _, model = _restore(path)
     return model

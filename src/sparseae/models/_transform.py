@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..core.objective import decode, encode
 from ..core.params import Params
+from ..io.model_file import save as save_model
 from ._validation import check_dense_real, check_finite
 
 __all__ = ["AutoencoderTransformMixin"]
@@ -108,7 +109,7 @@ class AutoencoderTransformMixin:
         Parameters
         ----------
         path : str or path-like
-            Destination, written atomically (see :func:`sparseae.io.save`).
+            Destination, written atomically (see :func:`sparseae.save`).
         extra : dict, optional
             JSON-serialisable notes stored alongside (e.g. the image shape).
 
@@ -117,6 +118,4 @@ class AutoencoderTransformMixin:
         pathlib.Path
             ``path``.
         """
-        from ..io.model_file import save
-
-        return save(self, path, extra=extra)
+        return save_model(self, path, extra=extra)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,23 +12,27 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..core.minibatch_objective import RHO_ESTIMATES
-from ..core.objective import LOSSES, OUTPUTS
+from ..core.objective import LOSSES, OUTPUTS, _evaluate, make_settings
 from ..core.params import Params
 from ..core.penalties import PENALTIES
+from ..core.sparsity import RHO_ESTIMATES
+from ..solvers import NonFiniteLossError
 from ..solvers.minibatch import make_optimizer
-from ..training.lbfgs import fit_lbfgs
+from ..training.history import Record, new_history
+from ..training.lbfgs import LbfgsSettings, convergence_problem, fit_lbfgs
 from ..training.minibatch import (
-    MinibatchState,
-    data_fingerprint,
-    new_history,
+    DIVERGENCE_FACTOR,
+    MinibatchSettings,
+    resolve_batch_size,
     train_minibatch,
 )
+from ..training.state import MinibatchState, data_fingerprint
 from ._transform import AutoencoderTransformMixin
 from ._validation import check_dense_real, check_finite
 
@@ -51,7 +56,7 @@ class SparseAutoencoder(
     TransformerMixin,
     BaseEstimator,
 ):
-    """Sparse autoencoder with sigmoid hidden units (SPEC §1-2).
+    """Sparse autoencoder with sigmoid hidden units (``docs/derivation.md`` eq. 1-5).
 
     Learns ``W1, b1, W2, b2`` minimising mean squared (or cross-entropy)
     reconstruction error plus weight decay plus a sparsity penalty on the mean
@@ -261,15 +266,16 @@ class SparseAutoencoder(
         self.verbose = verbose
         self.dtype = dtype
 
-    def _hyperparameters(self) -> dict:
-        return {
-            "sparsity_target": self.sparsity_target,
-            "sparsity_weight": self.sparsity_weight,
-            "weight_decay": self.weight_decay,
-            "penalty": self.penalty,
-            "output": self.output_activation,
-            "loss": self.loss,
-        }
+    def _settings(self):
+        """The objective's hyperparameters, checked once for a whole run."""
+        return make_settings(
+            sparsity_target=self.sparsity_target,
+            sparsity_weight=self.sparsity_weight,
+            weight_decay=self.weight_decay,
+            penalty=self.penalty,
+            output=self.output_activation,
+            loss=self.loss,
+        )
 
     def _working_dtype(self) -> np.dtype:
         dtype = np.dtype(self.dtype)
@@ -332,15 +338,16 @@ class SparseAutoencoder(
             The fitted estimator.
         """
         X = self._validate_X(X, reset=True)
+        settings = self._settings()
         rng = self._initialize(X)
         if self.solver == "lbfgs":
             self._training_state = None
-            fit_lbfgs(self, X, callback)
+            self._fit_lbfgs(X, settings, callback)
             return self
         self._training_state = MinibatchState(
             rng, self._make_optimizer(), fitting=True, fingerprint=data_fingerprint(X)
         )
-        train_minibatch(self, X, callback, fitting=True)
+        self._train_minibatch(X, settings, callback, fitting=True)
         return self
 
     @available_if(_minibatch_solver)
@@ -364,6 +371,7 @@ class SparseAutoencoder(
         """
         first = not hasattr(self, "components_")
         X = self._validate_X(X, reset=first)
+        settings = self._settings()
         rng = self._initialize(X) if first else self._generator()
         if getattr(self, "_training_state", None) is None:
             # New, or fitted by L-BFGS: the minibatch run starts from its weights.
@@ -371,7 +379,7 @@ class SparseAutoencoder(
         # An epoch left unfinished by an earlier call belongs to other data.
         self._training_state.permutation = None
         self._training_state.fitting = False
-        train_minibatch(self, X, callback, fitting=False)
+        self._train_minibatch(X, settings, callback, fitting=False)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -408,8 +416,127 @@ class SparseAutoencoder(
                 "using; resume with the same samples in the same order"
             )
         if state.fitting:
-            train_minibatch(self, X, callback, fitting=True)
+            self._train_minibatch(X, self._settings(), callback, fitting=True)
         return self
+
+    def _fit_lbfgs(self, X, settings, callback=None) -> None:
+        """Minimise the exact objective over ``X`` from the current weights.
+
+        The weights, ``n_iter_``, ``history_`` and ``loss_curve_`` are brought
+        up to date after every iteration, so that ``callback(model, progress)``
+        sees, and can save, a consistent model.
+        """
+        n, h, dtype = X.shape[1], self.n_components, X.dtype
+
+        def objective(theta, compute_grad):
+            # No copy in float64: the kernel neither keeps nor modifies params.
+            params = Params.from_vector(theta.astype(dtype, copy=False), n, h)
+            return _evaluate(params, X, settings, compute_grad=compute_grad)
+
+        record = Record(self.n_iter_, self.history_, self.loss_curve_)
+
+        def on_step(theta, progress):
+            self.n_iter_ = record.n_iter
+            self._store(Params.from_vector(theta.astype(dtype), n, h))
+            return callback is not None and callback(self, progress)
+
+        try:
+            outcome = fit_lbfgs(
+                objective,
+                self._params().to_vector(),
+                LbfgsSettings(self.max_iter, self.tol, self.lbfgs_memory),
+                record,
+                on_step,
+            )
+        except NonFiniteLossError as error:
+            raise NonFiniteLossError(
+                f"L-BFGS cannot start: {error}; X has values up to "
+                f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large for the "
+                "objective's squares and sums: scale the data (e.g. StandardScaler)"
+            ) from None
+        self._store(Params.from_vector(outcome.result.theta.astype(dtype), n, h))
+        self.n_iter_ = outcome.result.n_iter
+        problem = convergence_problem(outcome, self.max_iter)
+        if problem is not None:
+            warnings.warn(problem, ConvergenceWarning, stacklevel=4)
+
+    def _train_minibatch(self, X, settings, callback=None, *, fitting: bool) -> None:
+        """Train by minibatches from the current weights and training state.
+
+        ``fitting`` is True for ``fit`` (epochs up to ``max_iter``, early
+        stopping, a ``ConvergenceWarning`` at the limit), False for the one
+        epoch of ``partial_fit``.
+        """
+        state = self._training_state
+        params = self._params().copy()
+        self._store(params)  # the model's weights are views of the loop's theta
+        n, h = X.shape[1], self.n_components
+        decay = self.rho_decay if self.rho_estimate == "running" else 0.0
+        batch_size = resolve_batch_size(self.batch_size, X.shape[0])
+        steps = -(-X.shape[0] // batch_size)
+
+        def objective(theta, batch, rho_hat):
+            return _evaluate(
+                Params.from_vector(theta, n, h),
+                batch,
+                settings,
+                previous_rho_hat=rho_hat,
+                rho_decay=decay,
+            )
+
+        record = Record(self.n_iter_, self.history_, self.loss_curve_)
+
+        def on_step(progress):
+            self.n_iter_ = record.n_iter
+            return callback(self, progress)
+
+        budget = self.max_iter if fitting else self.n_iter_ + 1
+        loop = MinibatchSettings(
+            batch_size, budget, self.tol, self.n_iter_no_change, self.verbose
+        )
+        rate = state.optimizer.learning_rate
+        try:
+            end = train_minibatch(
+                objective,
+                params.vector,
+                X,
+                state,
+                loop,
+                record,
+                on_step if callback is not None else None,
+            )
+        except NonFiniteLossError as error:
+            # The optimiser may have taken the failed step into its moments, so
+            # the run cannot be resumed; partial_fit starts a fresh optimiser.
+            self._training_state = None
+            raise NonFiniteLossError(
+                f"{self.solver} diverged in epoch {record.n_iter + 1}, step "
+                f"{state.position + 1} of {steps}: {error}; the model keeps the "
+                f"parameters before that step. Lower learning_rate (got {rate!r}) "
+                "or scale the data"
+            ) from None
+        finally:
+            self.n_iter_ = record.n_iter
+        if fitting and end != "stopped":
+            state.fitting = False
+        if end == "diverged":
+            warnings.warn(
+                f"{self.solver} diverged: the mean loss of epoch {self.n_iter_}, "
+                f"{self.loss_curve_[-1]:.4g}, is over {DIVERGENCE_FACTOR} times the "
+                f"{state.start_loss:.4g} of the first step, so training stopped "
+                f"there; lower learning_rate (got {rate!r})",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        if fitting and end == "budget":
+            warnings.warn(
+                f"{self.solver} reached max_iter={self.max_iter} epochs before "
+                f"converging (the loss beat its best by more than tol={self.tol} "
+                f"within the last n_iter_no_change={self.n_iter_no_change} epochs); "
+                "increase max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
     def _generator(self) -> np.random.Generator:
         return np.random.default_rng(

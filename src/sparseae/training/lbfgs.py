@@ -1,115 +1,135 @@
-"""Full-batch L-BFGS training of a :class:`~sparseae.SparseAutoencoder`.
+"""Full-batch L-BFGS on an objective of a flat vector, with a record and callbacks.
 
-The estimator's orchestration of :func:`sparseae.solvers.minimize_lbfgs`: the
-model's fitted attributes are brought up to date after every iteration, so that a
-callback sees, and can save, a consistent model.
+:func:`fit_lbfgs` drives :func:`sparseae.solvers.minimize_lbfgs`, records every
+iteration's loss terms and mean activation, and calls ``on_step`` with the
+accepted point, so that a caller can keep a model up to date after every
+iteration.  It knows no estimator.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from ..core.objective import evaluate
-from ..core.params import Params
-from ..solvers import NonFiniteLossError, minimize_lbfgs
-from .minibatch import append_history
+from ..core.partial_sums import Evaluation
+from ..solvers import SolverResult, minimize_lbfgs
+from .history import Record
 from .progress import Progress
 
-__all__ = ["fit_lbfgs"]
+__all__ = ["LbfgsOutcome", "LbfgsSettings", "convergence_problem", "fit_lbfgs"]
 
 
-def fit_lbfgs(model, X: np.ndarray, callback=None) -> None:
-    """Minimise the exact objective over ``X`` from the model's current weights.
+class LbfgsSettings(NamedTuple):
+    """How long and how precisely L-BFGS runs.
+
+    Attributes
+    ----------
+    max_iter : int
+        Maximum number of iterations.
+    tol : float
+        Relative decrease of the loss, and largest gradient component, below
+        which the run stops.
+    memory : int
+        Correction pairs kept.
+    """
+
+    max_iter: int
+    tol: float
+    memory: int
+
+
+class LbfgsOutcome(NamedTuple):
+    """The solver's report, and whether ``on_step`` stopped the run."""
+
+    result: SolverResult
+    stopped: bool
+
+
+def fit_lbfgs(
+    objective: Callable[[np.ndarray, bool], Evaluation],
+    theta0: np.ndarray,
+    settings: LbfgsSettings,
+    record: Record,
+    on_step: Callable[[np.ndarray, Progress], bool | None] | None = None,
+) -> LbfgsOutcome:
+    """Minimise ``objective`` from ``theta0``, recording every iteration.
 
     Parameters
     ----------
-    model : SparseAutoencoder
-        Initialised (weights, ``n_iter_``, ``history_``, ``loss_curve_``); updated
-        in place.
-    X : ndarray of shape (n_samples, n_features)
-        Validated data in the model's floating type.
-    callback : callable, optional
-        ``callback(model, progress)`` after every iteration; True stops.
+    objective : callable
+        ``objective(theta, compute_grad) -> Evaluation`` for a float64 vector
+        ``theta``; it must neither keep nor modify ``theta``.
+    theta0 : ndarray of shape (n_params,)
+        Starting point; not modified.
+    settings : LbfgsSettings
+        Iterations, tolerance and memory.
+    record : Record
+        Gets one entry per iteration.
+    on_step : callable, optional
+        ``on_step(theta, progress)`` after every iteration, with the accepted
+        point (a float64 vector the caller may copy but not keep); returning
+        True stops the run there.
+
+    Returns
+    -------
+    LbfgsOutcome
 
     Raises
     ------
     NonFiniteLossError
-        If the objective is not finite at the initial weights (the data are
-        too large for the floating type); the model keeps those weights.
+        If the objective is not finite at ``theta0``.
     """
-    n, h = X.shape[1], model.n_components
-    hyper = model._hyperparameters()
     last = {}
 
     def loss_and_grad(theta):
-        # No copies in float64: evaluate neither keeps nor modifies its params,
-        # and it returns a new gradient vector every call.
-        evaluation = evaluate(
-            Params.from_vector(theta.astype(X.dtype, copy=False), n, h), X, **hyper
-        )
+        evaluation = objective(theta, True)
         last.update(theta=theta.copy(), evaluation=evaluation)
         grad = evaluation.grads.vector.astype(np.float64, copy=False)
         return evaluation.terms.total, grad
 
-    start = time.perf_counter()
-    stopped = []
+    start = time.perf_counter() - record.elapsed
+    iteration, stopped = 0, False
 
-    def record(theta, loss):
+    def after_iteration(theta, loss):
+        nonlocal iteration, stopped
         evaluation = last["evaluation"]
-        params = Params.from_vector(theta.astype(X.dtype), n, h)
         if not np.array_equal(theta, last["theta"]):
-            evaluation = evaluate(params, X, **hyper, compute_grad=False)
+            evaluation = objective(theta, False)
         mean_activation = float(evaluation.mean_activation.mean())
         elapsed = time.perf_counter() - start
-        append_history(model.history_, evaluation.terms, mean_activation, elapsed)
-        model.loss_curve_.append(evaluation.terms.total)
-        model.n_iter_ += 1
-        model._store(params)
-        if callback is not None and callback(
-            model,
-            Progress(
-                model.n_iter_,
-                model.max_iter,
-                0,
-                1,
-                evaluation.terms,
-                mean_activation,
-                elapsed,
-            ),
-        ):
+        record.add(evaluation.terms, mean_activation, elapsed)
+        iteration += 1
+        terms, budget = evaluation.terms, settings.max_iter
+        progress = Progress(iteration, budget, 0, 1, terms, mean_activation, elapsed)
+        if on_step is not None and on_step(theta, progress):
             # SciPy ends the run, with the current point, on StopIteration.
-            stopped.append(True)
+            stopped = True
             raise StopIteration
 
-    try:
-        result = minimize_lbfgs(
-            loss_and_grad,
-            model._params().to_vector(),
-            max_iter=model.max_iter,
-            memory=model.lbfgs_memory,
-            tol=model.tol,
-            callback=record,
-        )
-    except NonFiniteLossError as error:
-        raise NonFiniteLossError(
-            f"L-BFGS cannot start: {error}; X has values up to "
-            f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large for the "
-            "objective's squares and sums: scale the data (e.g. StandardScaler)"
-        ) from None
-    model._store(Params.from_vector(result.theta.astype(X.dtype), n, h))
-    model.n_iter_ = result.n_iter
-    _warn_unless_converged(model, result, stopped=bool(stopped))
+    result = minimize_lbfgs(
+        loss_and_grad,
+        theta0,
+        max_iter=settings.max_iter,
+        memory=settings.memory,
+        tol=settings.tol,
+        callback=after_iteration,
+    )
+    return LbfgsOutcome(result, stopped)
 
 
-def _warn_unless_converged(model, result, *, stopped: bool) -> None:
-    if result.converged or stopped:
-        return
-    if result.n_iter >= model.max_iter:
-        message = f"reached max_iter={model.max_iter} before converging"
+def convergence_problem(outcome: LbfgsOutcome, max_iter: int) -> str | None:
+    """The ``ConvergenceWarning`` a run deserves, or None when it converged.
+
+    A run that ``on_step`` stopped deserves none.
+    """
+    result = outcome.result
+    if result.converged or outcome.stopped:
+        return None
+    if result.n_iter >= max_iter:
+        message = f"reached max_iter={max_iter} before converging"
         advice = "increase max_iter or tol"
     else:
         # A failed line search: never seen on data of sensible scale, so it
@@ -121,4 +141,4 @@ def _warn_unless_converged(model, result, *, stopped: bool) -> None:
             f"; {result.n_rejected} trial points had a non-finite loss and were "
             "stepped back from"
         )
-    warnings.warn(f"L-BFGS {message}; {advice}", ConvergenceWarning, stacklevel=5)
+    return f"L-BFGS {message}; {advice}"

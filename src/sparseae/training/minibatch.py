@@ -4,34 +4,29 @@ Everything that decides the next parameters lives in
 :class:`~sparseae.training.state.MinibatchState`, updated after every step, so
 a run interrupted anywhere resumes bit for bit.  Every step is checked for NaN
 and overflow (:func:`sparseae.solvers.run_minibatches`), and every epoch for
-divergence.
+divergence.  The loops take an objective of ``(theta, batch, rho_hat)`` and
+know no estimator.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from threadpoolctl import threadpool_limits
 
-from ..core.minibatch_objective import evaluate_minibatch
-from ..core.objective import Evaluation, LossTerms
-from ..solvers.errors import NonFiniteLossError
+from ..core.partial_sums import Evaluation, LossTerms
 from ..solvers.minibatch import run_minibatches
+from .history import Record
 from .progress import Progress
-from .state import AUTO_BATCH_SIZE, MinibatchState, data_fingerprint
+from .state import AUTO_BATCH_SIZE, MinibatchState
 
 __all__ = [
-    "HISTORY_KEYS",
-    "MinibatchState",
-    "append_history",
-    "data_fingerprint",
-    "new_history",
+    "DIVERGENCE_FACTOR",
+    "MinibatchSettings",
     "resolve_batch_size",
     "run_epoch",
     "train_minibatch",
@@ -39,35 +34,36 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Below this many multiply-adds per product (batch n h), a BLAS that spreads the
-# product over threads spends more starting them than it saves.
-SERIAL_WORK = 1 << 22
 # An epoch whose mean loss exceeds the loss at the first step this many times
 # over has diverged: a run that learns never climbs that far, while a learning
 # rate too large for Adam (whose steps are bounded by it) climbs far beyond
 # without ever reaching inf.
 DIVERGENCE_FACTOR = 10
 
-HISTORY_KEYS = (
-    "loss",
-    "reconstruction",
-    "weight_decay",
-    "sparsity",
-    "mean_activation",
-    "time",
-)
 
+class MinibatchSettings(NamedTuple):
+    """How a minibatch run goes and when it ends.
 
-def new_history() -> dict[str, list[float]]:
-    """An empty training history, one list per entry of :data:`HISTORY_KEYS`."""
-    return {key: [] for key in HISTORY_KEYS}
+    Attributes
+    ----------
+    batch_size : int
+        Samples per minibatch (the last one of an epoch may be smaller).
+    max_epochs : int
+        The run ends once the record counts this many epochs.
+    tol : float
+        An epoch improves when its loss beats the best by more than ``tol``
+        relatively.
+    n_iter_no_change : int
+        Epochs without improvement after which a ``fit`` has converged.
+    verbose : int, default=0
+        When positive, each epoch's loss is logged at INFO level.
+    """
 
-
-def append_history(history, terms: LossTerms, mean_activation: float, elapsed):
-    """Append one iteration's figures to ``history`` in place."""
-    values = (terms.total, *terms, mean_activation, elapsed)
-    for key, value in zip(HISTORY_KEYS, values, strict=True):
-        history[key].append(float(value))
+    batch_size: int
+    max_epochs: int
+    tol: float
+    n_iter_no_change: int
+    verbose: int = 0
 
 
 def run_epoch(
@@ -162,120 +158,81 @@ def resolve_batch_size(batch_size, n_samples: int) -> int:
     return batch_size
 
 
-def train_minibatch(model, X: np.ndarray, callback=None, *, fitting: bool) -> None:
-    """Train ``model`` by minibatches from its current weights and training state.
+def train_minibatch(
+    objective: Callable[[np.ndarray, np.ndarray, np.ndarray | None], Evaluation],
+    theta: np.ndarray,
+    X: np.ndarray,
+    state: MinibatchState,
+    settings: MinibatchSettings,
+    record: Record,
+    on_step: Callable[[Progress], bool | None] | None = None,
+) -> str:
+    """Run epochs from ``state`` until the budget, convergence, divergence or a stop.
 
     Parameters
     ----------
-    model : SparseAutoencoder
-        With ``_training_state``; its weights, ``n_iter_``, ``history_`` and
-        ``loss_curve_`` are updated in place.
+    objective : callable
+        ``objective(theta, batch, rho_hat) -> Evaluation``, whose
+        ``mean_activation`` is the ρ̂ to pass with the next batch.
+    theta : ndarray of shape (n_params,)
+        Flat parameters, in the data's floating type, updated in place.
     X : ndarray of shape (n_samples, n_features)
-        Validated data in the model's floating type.
-    callback : callable, optional
-        ``callback(model, progress)`` after every step; True stops.
-    fitting : bool
-        True for ``fit`` (epochs up to ``max_iter``, early stopping, a
-        ``ConvergenceWarning`` at the limit), False for one epoch of
-        ``partial_fit``.
+        Data.
+    state : MinibatchState
+        Updated in place after every step; early stopping applies while
+        ``state.fitting``.
+    settings : MinibatchSettings
+        Batch size, budget and stopping rule.
+    record : Record
+        Gets one entry per completed epoch.
+    on_step : callable, optional
+        ``on_step(progress)`` after every step; returning True stops the run
+        there (the epoch is closed if that was its last step).
+
+    Returns
+    -------
+    str
+        Why the run ended: ``"budget"``, ``"converged"``, ``"diverged"`` or
+        ``"stopped"``.
+
+    Raises
+    ------
+    NonFiniteLossError
+        From :func:`sparseae.solvers.run_minibatches`; ``theta`` holds the
+        parameters before the failed step.
     """
-    state = model._training_state
-    params = model._params().copy()
-    model._store(params)
-    hyper = model._hyperparameters()
-    decay = model.rho_decay if model.rho_estimate == "running" else 0.0
-    batch_size = resolve_batch_size(model.batch_size, X.shape[0])
-    steps = math.ceil(X.shape[0] / batch_size)
-    budget = model.max_iter if fitting else model.n_iter_ + 1
-    times = model.history_["time"]
-    start = time.perf_counter() - (times[-1] if times else 0.0)
+    batch_size = settings.batch_size
+    steps = -(-X.shape[0] // batch_size)
+    start = time.perf_counter() - record.elapsed
 
-    def evaluate_batch(theta, chunk, rho_hat):
-        return evaluate_minibatch(
-            params, chunk, **hyper, previous_rho_hat=rho_hat, rho_decay=decay
-        )
-
-    def on_step():
-        if callback is None:
+    def step_done():
+        if on_step is None:
             return False
         k = state.position
         terms = LossTerms(*(value / k for value in state.sums[:3]))
-        elapsed = time.perf_counter() - start
-        progress = Progress(
-            model.n_iter_, budget, k, steps, terms, state.sums[3] / k, elapsed
-        )
-        return callback(model, progress)
-
-    serial = batch_size * X.shape[1] * model.n_components < SERIAL_WORK
-    rate = state.optimizer.learning_rate
-    try:
-        with threadpool_limits(limits=1 if serial else None, user_api="blas"):
-            end = _epochs(
-                model,
-                X,
-                params.vector,
-                evaluate_batch,
-                batch_size,
-                on_step,
-                budget,
-                start,
-            )
-    except NonFiniteLossError as error:
-        # The optimiser may have taken the failed step into its moments, so
-        # the run cannot be resumed; partial_fit starts a fresh optimiser.
-        model._training_state = None
-        raise NonFiniteLossError(
-            f"{model.solver} diverged in epoch {model.n_iter_ + 1}, step "
-            f"{state.position + 1} of {steps}: {error}; the model keeps the "
-            f"parameters before that step. Lower learning_rate (got {rate!r}) or "
-            "scale the data"
-        ) from None
-    if fitting and end != "stopped":
-        state.fitting = False
-    if end == "diverged":
-        warnings.warn(
-            f"{model.solver} diverged: the mean loss of epoch {model.n_iter_}, "
-            f"{model.loss_curve_[-1]:.4g}, is over {DIVERGENCE_FACTOR} times the "
-            f"{state.start_loss:.4g} of the first step, so training stopped there; "
-            f"lower learning_rate (got {rate!r})",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-    if fitting and end == "budget":
-        warnings.warn(
-            f"{model.solver} reached max_iter={model.max_iter} epochs before "
-            f"converging (the loss beat its best by more than tol={model.tol} "
-            f"within the last n_iter_no_change={model.n_iter_no_change} epochs); "
-            "increase max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=4,
+        mean_activation, elapsed = state.sums[3] / k, time.perf_counter() - start
+        budget = settings.max_epochs
+        return on_step(
+            Progress(record.n_iter, budget, k, steps, terms, mean_activation, elapsed)
         )
 
-
-def _epochs(model, X, theta, evaluate_batch, batch_size, on_step, budget, start):
-    """Run epochs; say why they ended: "budget", "converged", "diverged", "stopped"."""
-    state = model._training_state
-    while model.n_iter_ < budget:
-        epoch, stopped = run_epoch(state, X, theta, evaluate_batch, batch_size, on_step)
+    while record.n_iter < settings.max_epochs:
+        epoch, stopped = run_epoch(state, X, theta, objective, batch_size, step_done)
         if epoch is not None:
             terms, mean_activation = epoch
-            model.n_iter_ += 1
-            append_history(
-                model.history_, terms, mean_activation, time.perf_counter() - start
-            )
-            model.loss_curve_.append(terms.total)
-            if model.verbose:
+            record.add(terms, mean_activation, time.perf_counter() - start)
+            if settings.verbose:
                 logger.info(
                     "epoch %d: loss %.6g, mean activation %.4g",
-                    model.n_iter_,
+                    record.n_iter,
                     terms.total,
                     mean_activation,
                 )
             start_loss = state.start_loss or 0.0
             if start_loss > 0 and terms.total > DIVERGENCE_FACTOR * start_loss:
                 return "diverged"
-            state.improved(terms.total, model.tol)
-            if state.fitting and state.no_improvement >= model.n_iter_no_change:
+            state.improved(terms.total, settings.tol)
+            if state.fitting and state.no_improvement >= settings.n_iter_no_change:
                 return "converged"
         if stopped:
             return "stopped"

@@ -1,0 +1,176 @@
+"""A SparseAutoencoder in a model file: its fields, arrays and their checks.
+
+:mod:`sparseae.io.model_file` writes and reads the file (digest, envelope,
+atomic write); this module says what a :class:`SparseAutoencoder` puts in it
+(the four weight blocks, and for a model trained by minibatches the
+optimiser's state, the running ρ̂ and the epoch's order, as arrays; the
+configuration, dtype, history and the rest of the training state as JSON) and
+checks what comes back.  It registers the format when imported, which
+importing :mod:`sparseae.models` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ..core.params import BLOCK_NAMES, Params
+from ..io.model_file import ModelFileError, check_fields, register
+from ..training.history import HISTORY_KEYS
+from ..training.state import MinibatchState
+from .autoencoder import SparseAutoencoder
+
+__all__ = ["FORMAT"]
+
+FORMAT = "sparseae.SparseAutoencoder"
+WEIGHTS = {"W1": "components_", "b1": "intercept_hidden_"}
+WEIGHTS |= {"W2": "decoder_weights_", "b2": "intercept_visible_"}
+# The document's fields after the common head, in the order written, and
+# their types; every one must be there, and no other.
+FIELDS = {
+    "dtype": str,
+    "params": dict,
+    "n_features_in": int,
+    "feature_names_in": (list, type(None)),
+    "n_iter": int,
+    "history": dict,
+    "extra": dict,
+    "training": (dict, type(None)),
+}
+
+
+def _json_params(model) -> dict:
+    params = model.get_params(deep=False)
+    params["dtype"] = np.dtype(params["dtype"]).name
+    if not isinstance(params["random_state"], int | None):
+        # A generator's state belongs to the run, not the configuration; the
+        # training state keeps what a resumed run needs.
+        params["random_state"] = None
+    return params
+
+
+def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON fields and the arrays of a fitted or checkpointed ``model``."""
+    check_is_fitted(model)
+    arrays = {name: getattr(model, attribute) for name, attribute in WEIGHTS.items()}
+    names = getattr(model, "feature_names_in_", None)
+    fields = {
+        "dtype": model.components_.dtype.name,
+        "params": _json_params(model),
+        "n_features_in": int(model.n_features_in_),
+        "feature_names_in": None if names is None else [str(n) for n in names],
+        "n_iter": int(model.n_iter_),
+        "history": model.history_,
+        "training": None,
+    }
+    state = getattr(model, "_training_state", None)
+    if state is not None:
+        state_arrays, fields["training"] = state.to_saved()
+        arrays |= {f"training.{name}": value for name, value in state_arrays.items()}
+    return fields, arrays
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_document(document: dict) -> None:
+    """Check the ranges of the document's fields, whose types are checked."""
+    if document["dtype"] not in ("float32", "float64"):
+        raise ModelFileError(
+            f"has dtype={document['dtype']!r}; float32 or float64 only"
+        )
+    n = document["n_features_in"]
+    if n < 1 or not _is_count(document["n_iter"]):
+        raise ModelFileError(f"has n_features_in={n}, n_iter={document['n_iter']}")
+    names = document["feature_names_in"]
+    if names is not None and (
+        len(names) != n or not all(isinstance(name, str) for name in names)
+    ):
+        raise ModelFileError(f"has feature_names_in that are not {n} strings")
+    history = document["history"]
+    check_fields("history", history, HISTORY_KEYS)
+    lengths = {len(v) if isinstance(v, list) else -1 for v in history.values()}
+    numbers = all(
+        isinstance(x, int | float) and not isinstance(x, bool)
+        for values in history.values()
+        if isinstance(values, list)
+        for x in values
+    )
+    if len(lengths) != 1 or -1 in lengths or not numbers:
+        raise ModelFileError("has a damaged history: lists of numbers of one length")
+
+
+def _unfitted(document: dict) -> SparseAutoencoder:
+    """An unfitted estimator with the document's checked parameters."""
+    params = document["params"]
+    check_fields("params", params, SparseAutoencoder().get_params())
+    model = SparseAutoencoder(**params)
+    try:
+        model._validate_params()
+    except (TypeError, ValueError) as error:  # scikit-learn's InvalidParameterError
+        raise ModelFileError(f"has invalid params: {error}") from None
+    return model.set_params(dtype=getattr(np, document["dtype"]))
+
+
+def _check_arrays(document: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Check the weights against the document; no array may be unknown."""
+    n, h = document["n_features_in"], document["params"]["n_components"]
+    dtype = np.dtype(document["dtype"])
+    training = {k for k in arrays if k.startswith("training.")}
+    unknown = set(arrays) - set(WEIGHTS) - (training if document["training"] else set())
+    if unknown:
+        raise ModelFileError(f"has unknown arrays {sorted(unknown)}")
+    for name, shape in zip(BLOCK_NAMES, Params.block_shapes(n, h), strict=True):
+        got = arrays.get(name)
+        if got is None or got.shape != shape or got.dtype != dtype:
+            raise ModelFileError(
+                f"does not match its configuration: {name} should be {dtype} of "
+                f"shape {shape} for n_features_in={n}, n_components={h}, got "
+                + ("nothing" if got is None else f"{got.dtype} of shape {got.shape}"),
+            )
+        if not np.isfinite(got).all():
+            raise ModelFileError(f"has NaN or infinite values in {name}")
+
+
+def _training_state(document: dict, arrays: dict) -> MinibatchState | None:
+    if document["training"] is None:
+        return None
+    n, h = document["n_features_in"], document["params"]["n_components"]
+    saved = {
+        name.removeprefix("training."): value
+        for name, value in arrays.items()
+        if name.startswith("training.")
+    }
+    try:
+        state = MinibatchState.from_saved(saved, document["training"])
+        state.check(
+            Params.vector_size(n, h),
+            h,
+            np.dtype(document["dtype"]),
+            document["params"]["batch_size"],
+        )
+    except ValueError as error:
+        raise ModelFileError(f"has a damaged training state: {error}") from None
+    return state
+
+
+def restore(document: dict, arrays: dict[str, np.ndarray]) -> SparseAutoencoder:
+    """The fitted estimator a checked document and its arrays describe."""
+    _check_document(document)
+    model = _unfitted(document)
+    _check_arrays(document, arrays)
+    n, h = document["n_features_in"], model.n_components
+    theta = np.concatenate([arrays[name].ravel() for name in WEIGHTS])
+    model._store(Params.from_vector(theta, n, h))
+    model.n_features_in_ = n
+    if document["feature_names_in"] is not None:
+        model.feature_names_in_ = np.asarray(document["feature_names_in"], dtype=object)
+    model.n_iter_ = document["n_iter"]
+    model.history_ = document["history"]
+    model.loss_curve_ = list(document["history"]["loss"])
+    model._training_state = _training_state(document, arrays)
+    return model
+
+
+register(FORMAT, SparseAutoencoder, fields=FIELDS, dump=dump, restore=restore)

@@ -1,0 +1,173 @@
+"""The fit loops: one objective, checks once per fit, no estimator inside."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+import sparseae.core.objective as objective
+import sparseae.models.autoencoder as autoencoder
+from sparseae import Params, SparseAutoencoder, evaluate
+from sparseae.core.objective import _evaluate, make_settings
+from sparseae.datasets import load_digits_scaled
+from sparseae.solvers import make_optimizer
+from sparseae.training.history import Record, new_history
+from sparseae.training.lbfgs import LbfgsSettings, fit_lbfgs
+from sparseae.training.minibatch import MinibatchSettings, train_minibatch
+from sparseae.training.state import MinibatchState
+
+HYPER = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_digits_scaled()[0][:300]
+
+
+@pytest.fixture
+def check_calls(monkeypatch):
+    """Count the calls of the hyperparameter check where it is looked up."""
+    calls = []
+    real = objective.check_hyperparameters
+
+    def counting(**kwargs):
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(objective, "check_hyperparameters", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        dict(solver="lbfgs", max_iter=50),
+        dict(solver="adam", max_iter=50, batch_size=32, n_iter_no_change=50),
+        dict(solver="sgd", max_iter=5, rho_estimate="running"),
+    ],
+    ids=["lbfgs", "adam", "sgd-running"],
+)
+def test_hyperparameters_are_checked_once_per_fit(digits, check_calls, options):
+    model = SparseAutoencoder(16, random_state=0, **options)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(digits)
+    assert model.n_iter_ > 1 and len(check_calls) == 1
+
+
+def test_partial_fit_and_resume_check_once_per_call(digits, check_calls):
+    model = SparseAutoencoder(8, solver="adam", batch_size=50, random_state=0)
+    model.partial_fit(digits)
+    model.partial_fit(digits)
+    assert len(check_calls) == 2
+    model.set_params(max_iter=4, n_iter_no_change=10)
+    model.fit(digits, callback=lambda model, progress: progress.step == 3)
+    with pytest.warns(ConvergenceWarning):
+        model.resume_fit(digits)
+    assert len(check_calls) == 4
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_minibatch_is_the_full_batch_kernel_on_its_rows(digits, monkeypatch, dtype):
+    """With the batch estimate, bit for bit what evaluate gives on the rows."""
+    seen = []
+
+    def recording(params, batch, settings, **kwargs):
+        evaluation = _evaluate(params, batch, settings, **kwargs)
+        seen.append((params.copy(), batch.copy(), kwargs, evaluation))
+        return evaluation
+
+    monkeypatch.setattr(autoencoder, "_evaluate", recording)
+    model = SparseAutoencoder(
+        16, solver="adam", batch_size=64, dtype=dtype, random_state=0, **HYPER
+    )
+    model.partial_fit(digits)
+    assert len(seen) == 5
+    for params, batch, kwargs, got in seen:
+        assert kwargs["rho_decay"] == 0.0 and batch.dtype == dtype
+        want = evaluate(params, batch, **HYPER)
+        assert got.terms == want.terms
+        np.testing.assert_array_equal(got.grads.vector, want.grads.vector)
+        np.testing.assert_array_equal(got.mean_activation, want.mean_activation)
+
+
+def test_the_running_estimate_is_carried_from_batch_to_batch(digits, monkeypatch):
+    seen = []
+
+    def recording(params, batch, settings, **kwargs):
+        evaluation = _evaluate(params, batch, settings, **kwargs)
+        seen.append((kwargs, evaluation.mean_activation))
+        return evaluation
+
+    monkeypatch.setattr(autoencoder, "_evaluate", recording)
+    model = SparseAutoencoder(
+        8, solver="sgd", batch_size=100, rho_estimate="running", rho_decay=0.8
+    )
+    model.partial_fit(digits)
+    assert seen[0][0]["previous_rho_hat"] is None
+    for (kwargs, _), (_, before) in zip(seen[1:], seen, strict=False):
+        assert kwargs["rho_decay"] == 0.8
+        np.testing.assert_array_equal(kwargs["previous_rho_hat"], before)
+
+
+def test_lbfgs_loop_takes_a_function_and_a_record(digits):
+    n, h = digits.shape[1], 8
+    settings = make_settings(**HYPER)
+
+    def objective_(theta, compute_grad):
+        params = Params.from_vector(theta, n, h)
+        return _evaluate(params, digits, settings, compute_grad=compute_grad)
+
+    record = Record(0, new_history(), [])
+    theta0 = Params.initialize(n, h, rng=np.random.default_rng(0)).vector
+    seen = []
+    outcome = fit_lbfgs(
+        objective_,
+        theta0,
+        LbfgsSettings(max_iter=20, tol=1e-9, memory=5),
+        record,
+        lambda theta, progress: seen.append(progress) or progress.iteration == 3,
+    )
+    assert outcome.stopped and record.n_iter == 3 and len(record.loss_curve) == 3
+    assert [p.iteration for p in seen] == [1, 2, 3]
+    assert record.loss_curve == record.history["loss"]
+    assert record.loss_curve[-1] < objective_(theta0, False).terms.total
+
+
+def test_minibatch_loop_takes_a_function_state_and_record(digits):
+    n, h = digits.shape[1], 8
+    settings = make_settings(**HYPER)
+
+    def objective_(theta, batch, rho_hat):
+        params = Params.from_vector(theta, n, h)
+        return _evaluate(params, batch, settings, previous_rho_hat=rho_hat)
+
+    state = MinibatchState(
+        np.random.default_rng(0), make_optimizer("adam", learning_rate=0.01)
+    )
+    record = Record(0, new_history(), [])
+    theta = Params.initialize(n, h, rng=np.random.default_rng(0)).vector
+    end = train_minibatch(
+        objective_,
+        theta,
+        digits,
+        state,
+        MinibatchSettings(batch_size=60, max_epochs=3, tol=0.0, n_iter_no_change=9),
+        record,
+    )
+    assert end == "budget" and record.n_iter == 3
+    assert record.loss_curve[-1] < record.loss_curve[0]
+
+
+def test_the_lbfgs_loop_does_not_import_the_minibatch_loop():
+    code = (
+        "import sys, sparseae.training.lbfgs\n"
+        "print('sparseae.training.minibatch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
