@@ -25,7 +25,7 @@ SIZES = {
     "mnist": (60_000, 784, 196),
     "wide": (60_000, 784, 1024),
 }
-# The classic course's hyperparameters (SPEC §7).
+# The hyperparameters of the UFLDL sparse autoencoder exercise.
 HYPER = dict(sparsity_target=0.01, sparsity_weight=3.0, weight_decay=1e-4)
 
 

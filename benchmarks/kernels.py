@@ -9,8 +9,8 @@ Contenders, all on the same data and parameters, with the machine's threads:
   thread each (``gemm rows``); the bound is the faster of the two.
 - ``sparseae f32`` / ``f64``: :func:`sparseae.evaluate` as shipped.
 - ``sparseae f32 one pass``: :func:`sparseae.core.chunked.evaluate_chunks` on the
-  array, the single pass of SPEC §5 with six products (what out-of-core data
-  and wide models get).
+  array, the single pass of docs/derivation.md#eq-11 with six products (what
+  out-of-core data and wide models get).
 - ``sparseae f32 one core``: ``evaluate`` with the BLAS limited to one thread.
 - ``sparseae f32 BLAS threads``: ``evaluate`` with its worker threads turned
   off and the BLAS free to thread each product, the usual NumPy arrangement.

@@ -1,4 +1,4 @@
-"""Reproduce the classic sparse-autoencoder results on MNIST (SPEC §7).
+"""Reproduce the UFLDL tutorial's sparse-autoencoder results on MNIST.
 
 Prints a table of our figure next to the one the UFLDL tutorial states, with the
 time each run took, for
@@ -40,9 +40,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SoftmaxClassifier, SparseAutoencoder, StackedAutoencoder
+from sparseae.core.stacked import stack_forward
 from sparseae.datasets import load_mnist
 from sparseae.plotting import save_filters
-from sparseae.core.stacked import stack_forward
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_DATA = HERE / "data" / "mnist"

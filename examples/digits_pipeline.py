@@ -1,14 +1,14 @@
 """Sparse features for classification: an autoencoder in a scikit-learn pipeline.
 
-Learns 100 sparse features from half of scikit-learn's 8x8 digits (the course's
-MNIST settings: rho=0.1, lambda=3e-3, beta=3), standardises them for a logistic
-regression, and prints its accuracy on the other half next to the same
+Learns 100 sparse features from half of scikit-learn's 8x8 digits (the UFLDL
+tutorial's MNIST settings: rho=0.1, lambda=3e-3, beta=3), standardises them for a
+logistic regression, and prints its accuracy on the other half next to the same
 classifier on the raw pixels.
 
     python examples/digits_pipeline.py
 
 On these tiny 64-pixel images the features about match the pixels (0.957 against
-0.961 with sparseae 0.1.0); the course's gain from sparse features (98.3% against
+0.961 with sparseae 0.1.0); the tutorial's gain from sparse features (98.3% against
 96%) is on 28x28 MNIST, where the pixels are a poorer representation.
 """
 
@@ -42,7 +42,7 @@ sparse = make_pipeline(
     LogisticRegression(max_iter=2000),
 )
 with warnings.catch_warnings():
-    # 400 iterations is the course's fixed budget, not a failure to converge.
+    # 400 iterations is the tutorial's fixed budget, not a failure to converge.
     warnings.simplefilter("ignore", ConvergenceWarning)
     sparse.fit(X_train, y_train)
 

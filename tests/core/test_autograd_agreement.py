@@ -11,7 +11,7 @@ from ..conftest import COMBINATIONS, tiny_problem
 
 
 def independent_objective(theta, X, n, h, rho, beta, lam, penalty, output, loss):
-    """SPEC §2 written directly, with no shared code and no clamping."""
+    """Derivation eqs. (1)-(5) written directly, with no shared code and no clamping."""
     W1 = anp.reshape(theta[: h * n], (h, n))
     b1 = theta[h * n : h * n + h]
     W2 = anp.reshape(theta[h * n + h : 2 * h * n + h], (n, h))

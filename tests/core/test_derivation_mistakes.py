@@ -1,8 +1,9 @@
-"""The mistakes of the source documents (SPEC §4), each failing the gradient check.
+"""Published derivations of the gradient that fail the gradient check.
 
-``docs/derivation.md`` §4 explains each one; here every erroneous form is
-written out and shown to disagree with central differences, while the library's
-gradient, on the same problem, agrees.
+``docs/derivation.md`` §3 and §4 (anchors ``#one-over-m`` and ``#mistakes``)
+explain each one; here every erroneous form is written out and shown to disagree
+with central differences, while the library's gradient, on the same problem,
+agrees.
 """
 
 import numpy as np
@@ -46,13 +47,13 @@ def _check(fun):
     return check_gradient(lambda p: fun(p, X), params)
 
 
-def test_library_gradient_passes():
+def test_library_gradient_is_exact():
     result = _check(_library)
     assert result.relative_differences["all"] < 1e-9
 
 
-def test_tutorial_hidden_error_passes():
-    """δ2 = (δ3 W2 + β s) ⊙ f'(z2): the tutorial's formula, exact (SPEC §3)."""
+def test_sparsity_term_inside_f_prime_is_exact():
+    """δ2 = (δ3 W2 + β s) ⊙ f'(z2), derivation eq. (8), as in the CS294A notes."""
     result = _check(
         lambda p, X: _with_hidden_error(
             p, X, lambda d3, a2, s, m: (d3 @ p.W2 + BETA * s) * a2 * (1 - a2)
@@ -61,8 +62,8 @@ def test_tutorial_hidden_error_passes():
     assert result.relative_differences["all"] < 1e-9
 
 
-def test_sparsity_divided_by_m_again_fails():
-    """Seeds 000/001: dividing δ2's sparsity term by m counts the 1/m twice."""
+def test_sparsity_term_divided_by_m_again_is_wrong():
+    """Dividing δ2's sparsity term by m counts the 1/m twice (derivation §3)."""
     result = _check(
         lambda p, X: _with_hidden_error(
             p, X, lambda d3, a2, s, m: (d3 @ p.W2 + BETA * s / m) * a2 * (1 - a2)
@@ -72,8 +73,8 @@ def test_sparsity_divided_by_m_again_fails():
     assert result.relative_differences["b1"] > 1e-2
 
 
-def test_seed_002_sparsity_outside_derivative_fails():
-    """Seed 002: β s added to δ2 after the factor f'(z2), not inside it."""
+def test_sparsity_term_outside_f_prime_is_wrong():
+    """β s added to δ2 after the factor f'(z2), not inside it."""
     result = _check(
         lambda p, X: _with_hidden_error(
             p, X, lambda d3, a2, s, m: (d3 @ p.W2) * a2 * (1 - a2) + BETA * s
@@ -83,8 +84,8 @@ def test_seed_002_sparsity_outside_derivative_fails():
     assert result.relative_differences["b1"] > 0.1
 
 
-def _seed_002_objective(p, X, decay_gradient):
-    """Seed 002's own convention: (1/m) Σ ‖x̂ − x‖² + λ Σ ‖W‖² + β Σ KL."""
+def _unhalved(p, X, decay_gradient):
+    """(1/m) Σ ‖x̂ − x‖² + λ Σ ‖W‖² + β Σ KL, the SGD derivation's convention."""
     a2, x_hat, rho_hat, s = _forward(p, X)
     m = X.shape[0]
     kl = RHO * np.log(RHO / rho_hat) + (1 - RHO) * np.log((1 - RHO) / (1 - rho_hat))
@@ -103,10 +104,10 @@ def _seed_002_objective(p, X, decay_gradient):
     )
 
 
-def test_seed_002_weight_decay_without_lambda_fails():
-    """Seed 002 writes ∂/∂W of λ‖W‖² as 2·W; it is 2λ·W."""
-    right = _check(lambda p, X: _seed_002_objective(p, X, lambda W: 2 * LAM * W))
-    wrong = _check(lambda p, X: _seed_002_objective(p, X, lambda W: 2 * W))
+def test_weight_decay_gradient_without_lambda_is_wrong():
+    """∂/∂W of λ‖W‖² written as 2·W; it is 2λ·W."""
+    right = _check(lambda p, X: _unhalved(p, X, lambda W: 2 * LAM * W))
+    wrong = _check(lambda p, X: _unhalved(p, X, lambda W: 2 * W))
     assert right.relative_differences["all"] < 1e-9
     assert wrong.relative_differences["W1"] > 0.1
 
@@ -132,16 +133,16 @@ def _check_W1(fun):
     )
 
 
-def test_seed_003_elementwise_derivation_passes():
-    """∂ρ̂_l/∂W_jl = (1/m) Σ_i g'(z_il) x_ij, the seed's own element-wise line."""
+def test_mean_activation_derivative_elementwise_is_exact():
+    """∂ρ̂_l/∂W_jl = (1/m) Σ_i g'(z_il) x_ij, the element-wise line of the slides."""
     result = _check_W1(
         lambda p, X: _sparsity_only(p, X, lambda fp, X: fp.T @ X / X.shape[0])
     )
     assert result.worst < 1e-9
 
 
-def test_seed_003_matrix_line_without_mean_fails():
-    """Seed 003's matrix line x_i g'(·)ᵀ drops the (1/m) Σ_i of the line above."""
+def test_mean_activation_derivative_in_matrix_form_without_mean_is_wrong():
+    """The matrix line x_i g'(·)ᵀ drops the (1/m) Σ_i of the element-wise line."""
     one_sample = _check_W1(
         lambda p, X: _sparsity_only(p, X, lambda fp, X: np.outer(fp[0], X[0]))
     )

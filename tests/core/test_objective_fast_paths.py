@@ -22,7 +22,7 @@ HYPER = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-3)
 def reference(
     params, X, *, sparsity_target, sparsity_weight, weight_decay, penalty, output, loss
 ):
-    """SPEC §2-3 on whole arrays, in the most direct NumPy."""
+    """Derivation eqs. (1)-(10) on whole arrays, in the most direct NumPy."""
     W1, b1, W2, b2 = params
     m = X.shape[0]
     pen = get_penalty(penalty)

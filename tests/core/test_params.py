@@ -4,7 +4,7 @@ import pytest
 from sparseae import Params
 
 
-def test_initialization_follows_spec():
+def test_initialization_is_uniform_with_zero_biases():
     params = Params.initialize(64, 25, rng=np.random.default_rng(0))
     r = np.sqrt(6 / (64 + 25 + 1))
     assert np.all(params.b1 == 0) and np.all(params.b2 == 0)
