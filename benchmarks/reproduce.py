@@ -20,8 +20,8 @@ Usage::
     python benchmarks/reproduce.py --quick      # subsets and 60 iterations
 
 The table is also written, with the machine's description, as JSON to
-``benchmarks/results/``. The full run saves its picture to ``docs/img/``, the
-quick one to ``benchmarks/results/``.
+``benchmarks/results/``, with the picture (to ``docs/img/`` with
+``--write-docs-images``).
 """
 
 import argparse
@@ -297,7 +297,12 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     parser.add_argument(
-        "--image-dir", type=Path, help="default: docs/img, or --results if --quick"
+        "--image-dir", type=Path, help="where the picture goes (default --results)"
+    )
+    parser.add_argument(
+        "--write-docs-images",
+        action="store_true",
+        help="save the picture to docs/img, replacing the documentation's",
     )
     parser.add_argument("--max-iter", type=int, help="override the iteration budget")
     parser.add_argument("--dtype", choices=["float64", "float32"], default="float64")
@@ -307,7 +312,7 @@ def main(argv=None):
         budget = dataclasses.replace(
             budget, max_iter=args.max_iter, softmax_max_iter=args.max_iter
         )
-    image_dir = args.image_dir or (args.results if args.quick else DOCS_IMG)
+    image_dir = args.image_dir or (DOCS_IMG if args.write_docs_images else args.results)
     try:
         train = load_mnist(args.data, "train")
         test = load_mnist(args.data, "t10k")

@@ -8,7 +8,10 @@ Sections (all by default; choose with ``--only``):
              iteration against scikit-learn's MLPRegressor
   memory     peak resident memory of full-batch training at MNIST scale
   outofcore  training from a memory-mapped file 4x a memory cap it sets itself
-  scaling    time per evaluation against m, n and h (docs/img/scaling.png)
+  scaling    time per evaluation against m, n and h (scaling.png: results/,
+             or docs/img with --write-docs-images)
+  distributed  one evaluation in memory against a 2-worker LocalCluster
+             (needs pip install "sparseae[distributed]"; docs/distributed.md)
 
 Prints tables of medians and ratios and writes everything as JSON under
 benchmarks/results/.  ``--quick`` runs fewer rounds and smaller cases (a few
@@ -21,11 +24,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# This folder, first on the path when run as a file, would let
+# benchmarks/distributed.py shadow the ``distributed`` package.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import common, kernels, memory, scaling, training  # noqa: E402
 
-SECTIONS = ("kernels", "training", "memory", "outofcore", "scaling")
+SECTIONS = ("kernels", "training", "memory", "outofcore", "scaling", "distributed")
 
 
 def run_kernels(args, log):
@@ -126,10 +132,31 @@ def run_outofcore(args, log):
 
 def run_scaling(args, log):
     results = scaling.sweep(rounds=2 if args.quick else 5, quick=args.quick, log=log)
-    path = ROOT / "docs" / "img" / "scaling.png"
+    folder = ROOT / "docs" / "img" if args.write_docs_images else common.RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scaling.png"
     scaling.plot(results, path)
     log(f"  plot: {path}")
     return results
+
+
+def run_distributed(args, log):
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        log('  Dask is not installed: skipped (pip install "sparseae[distributed]")')
+        return None
+    from benchmarks import distributed as cluster_benchmark
+
+    row = cluster_benchmark.run(rounds=3 if args.quick else 7, log=log)
+    log(
+        common.table(
+            [{"contender": k, "seconds": v} for k, v in row["seconds"].items()],
+            ["contender", "seconds"],
+        )
+    )
+    log(f"  cluster / memory: {row['cluster_over_memory']:.3f}")
+    return row
 
 
 def main(argv=None):
@@ -144,6 +171,11 @@ def main(argv=None):
         help="sizes for the kernels section (default all)",
     )
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument(
+        "--write-docs-images",
+        action="store_true",
+        help="save scaling.png to docs/img (default benchmarks/results)",
+    )
     parser.add_argument(
         "--no-compile",
         action="store_true",

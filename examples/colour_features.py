@@ -13,6 +13,10 @@ Usage::
     python examples/colour_features.py                       # 100,000 patches
     python examples/colour_features.py --n-patches 20000 --max-iter 100
 
+The picture goes to runs/colour_features/ (or --output); only
+``--write-docs-images`` replaces the one in docs/img/ that the documentation
+shows.
+
 The full run takes several minutes on two cores.
 """
 
@@ -28,7 +32,8 @@ from sparseae import SparseAutoencoder, ZCAWhitening
 from sparseae.datasets import load_colour_images, sample_patches
 from sparseae.plotting import save_filters
 
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "docs" / "img"
+DEFAULT_OUTPUT = Path("runs") / "colour_features"
+DOCS_IMG = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
 def learn_colour_features(n_patches=100000, max_iter=400, random_state=0):
@@ -68,8 +73,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-patches", type=int, default=100000)
     parser.add_argument("--max-iter", type=int, default=400)
-    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument(
+        "--output", type=Path, help=f"folder of the picture (default {DEFAULT_OUTPUT})"
+    )
+    parser.add_argument(
+        "--write-docs-images",
+        action="store_true",
+        help="write the picture to docs/img, replacing the documentation's",
+    )
     args = parser.parse_args(argv)
+    if args.output is None:
+        args.output = DOCS_IMG if args.write_docs_images else DEFAULT_OUTPUT
 
     start = time.perf_counter()
     _, autoencoder, filters = learn_colour_features(args.n_patches, args.max_iter)

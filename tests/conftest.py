@@ -1,11 +1,39 @@
-"""Shared fixtures: tiny float64 problems for gradient checks, one BLAS thread."""
+"""Shared fixtures: tiny float64 problems for gradient checks, one BLAS thread.
+
+Also the Hypothesis profiles.  "ci", loaded unless ``--hypothesis-profile``
+or the ``HYPOTHESIS_PROFILE`` variable names another, is derandomized and
+keeps no example database, so the suite draws the same examples on every run
+and machine: a test that fails, fails every time.  "explore" draws new random
+examples on every run, ten times as many, and keeps the failures it finds in
+``.hypothesis/`` to replay them first next time (``docs/reliability.md``).
+"""
+
+import os
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
 
 from sparseae import Params
 from sparseae.cli.gradcheck import combinations
+
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile(
+    "explore", derandomize=False, max_examples=10 * settings.default.max_examples
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def examples(n: int) -> int:
+    """``n`` examples under the "ci" profile, as many more under "explore".
+
+    For ``@settings(max_examples=examples(400))``: an explicit count would
+    otherwise override the profile's.  Decorators run when pytest collects the
+    module, after ``--hypothesis-profile`` has loaded its profile.
+    """
+    return n * settings.default.max_examples // settings.get_profile("ci").max_examples
+
 
 COMBINATIONS = combinations()
 

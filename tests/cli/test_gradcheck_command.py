@@ -6,8 +6,8 @@ from sparseae.cli import main
 def test_gradcheck_passes_and_prints_every_combination(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    assert "9 passed, 0 failed" in out
-    for name in ("kl", "squared", "l1", "linear", "cross_entropy"):
+    assert "18 passed, 0 failed" in out
+    for name in ("kl", "squared", "l1", "linear", "cross_entropy", "relu", "topk"):
         assert name in out
 
 
@@ -26,3 +26,8 @@ def test_help_has_an_example(capsys):
         main(["gradcheck", "--help"])
     assert exit_info.value.code == 0
     assert "example:" in capsys.readouterr().out
+
+
+def test_gradcheck_says_when_no_problem_keeps_off_the_kinks(capsys):
+    assert main(["gradcheck", "--samples", "400", "--hidden", "60"]) == 2
+    assert "from a kink; use fewer --samples or --hidden" in capsys.readouterr().err

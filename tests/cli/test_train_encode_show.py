@@ -28,14 +28,35 @@ def test_train_digits_writes_model_pictures_and_metrics(tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {
         "model.safetensors",
         "metrics.json",
+        "history.csv",
         "loss.png",
         "filters.png",
+        "report.html",
     }
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["n_iter"] == 3 and metrics["data"]["n_samples"] == 1797
     assert metrics["objective"] == pytest.approx(
         metrics["reconstruction"] + metrics["weight_decay"] + metrics["sparsity"]
     )
+    config = metrics["config"]
+    assert config["hyperparameters"]["n_components"] == 6
+    assert config["hyperparameters"]["solver"] == "adam"
+    assert config["seed"] == 0 and config["library_version"]
+    assert config["command_line"].startswith("sparseae train digits -o ")
+    assert config["threads"] and all(t["threads"] >= 1 for t in config["threads"])
+    assert config["data"]["source"] == "digits"
+    assert config["data"]["image_shape"] == [8, 8]
+    assert len(config["data"]["fingerprint"]) == 32
+    units = metrics["units"]
+    assert len(units["rho_hat"]) == 6 and 0 <= units["l0"] <= 6
+    assert units["mean_activation"] == pytest.approx(metrics["mean_activation"])
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0] == (
+        "iteration,loss,reconstruction,weight_decay,sparsity,mean_activation,time"
+    )
+    assert len(history) == 1 + 3 and history[1].startswith("1,")
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count("data-unit=") == 6 and "http://" not in report
     captured = capsys.readouterr()
     assert "written to" in captured.out
     assert "warning: adam reached max_iter=3" in captured.err
@@ -147,6 +168,12 @@ def test_ctrl_c_saves_a_checkpoint_and_resume_matches_an_uninterrupted_run(
     checkpoint = tmp_path / "cut" / "checkpoint.safetensors"
     assert "--resume" in capsys.readouterr().out
     assert load(checkpoint).n_iter_ == 1
+    # What was learned so far is there to see.
+    assert {p.name for p in (tmp_path / "cut").iterdir()} == {
+        "checkpoint.safetensors",
+        "history.csv",
+        "report.html",
+    }
     monkeypatch.undo()
     assert main(["train", *argv, "-o", str(tmp_path / "cut"), "--resume"]) == 0
     assert not checkpoint.exists()

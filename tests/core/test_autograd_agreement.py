@@ -6,18 +6,33 @@ import pytest
 from autograd import grad
 
 from sparseae import Params, loss_and_grad
+from sparseae.cli.gradcheck import problem_away_from_kinks, unit_combinations
 
 from ..conftest import COMBINATIONS, tiny_problem
 
 
-def independent_objective(theta, X, n, h, rho, beta, lam, penalty, output, loss):
-    """Derivation eqs. (1)-(5) written directly, with no shared code and no clamping."""
+def independent_objective(
+    theta, X, n, h, rho, beta, lam, penalty, output, loss, unit="sigmoid", kept=None
+):
+    """Derivation eqs. (1)-(5) written directly, with no shared code and no clamping.
+
+    ``unit`` is the hidden unit; for "topk", ``kept`` is the (m, h) 0/1 array of
+    the units each sample keeps, fixed: the selection is locally constant, so
+    it carries no gradient, and the objective has no sparsity term.
+    """
     W1 = anp.reshape(theta[: h * n], (h, n))
     b1 = theta[h * n : h * n + h]
     W2 = anp.reshape(theta[h * n + h : 2 * h * n + h], (n, h))
     b2 = theta[2 * h * n + h :]
     m = X.shape[0]
-    hidden = 1 / (1 + anp.exp(-(anp.dot(X, W1.T) + b1)))
+    z2 = anp.dot(X, W1.T) + b1
+    if unit == "sigmoid":
+        hidden = 1 / (1 + anp.exp(-z2))
+    elif unit == "relu":
+        hidden = anp.maximum(z2, 0.0)
+    else:
+        hidden = anp.maximum(z2 * kept, 0.0)
+        beta = 0.0
     z3 = anp.dot(hidden, W2.T) + b2
     out = 1 / (1 + anp.exp(-z3)) if output == "sigmoid" else z3
     if loss == "squared":
@@ -53,3 +68,40 @@ def test_value_and_gradient_agree_with_autograd(penalty, output, loss, seed):
     difference = np.linalg.norm(grads.to_vector() - g_auto) / np.linalg.norm(g_auto)
     assert difference < 1e-10
     assert isinstance(grads, Params)
+
+
+PIECEWISE_LINEAR = [row for row in unit_combinations() if row[0] != "sigmoid"]
+
+
+@pytest.mark.parametrize(("unit", "penalty", "output", "loss"), PIECEWISE_LINEAR)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_relu_and_topk_agree_with_autograd(unit, penalty, output, loss, seed):
+    # Problems with every pre-activation 0.01 from the ReLU's kink and the
+    # k-th and (k+1)-th of each sample 0.01 apart: there the objective is
+    # smooth, so an autodiff gradient is the gradient.
+    k = 3
+    X, params = problem_away_from_kinks(np.random.default_rng(seed), 13, 6, 7, unit, k)
+    hyper = dict(sparsity_target=0.05, sparsity_weight=0.5, weight_decay=3e-3)
+    J, grads = loss_and_grad(
+        params,
+        X,
+        **hyper,
+        penalty=penalty,
+        output=output,
+        loss=loss,
+        activation=unit,
+        k=k,
+    )
+    z2 = X @ params.W1.T + params.b1
+    kept = (z2 >= np.sort(z2, axis=1)[:, [-k]]).astype(float)  # (13, 7)
+    assert (kept.sum(axis=1) == k).all()
+    args = (X, 6, 7, 0.05, 0.5, 3e-3, penalty, output, loss, unit, kept)
+    theta = params.to_vector()
+    J_auto = independent_objective(theta, *args)
+    g_auto = grad(independent_objective)(theta, *args)
+    assert J == pytest.approx(J_auto, rel=1e-12)
+    difference = np.linalg.norm(grads.to_vector() - g_auto) / np.linalg.norm(g_auto)
+    assert difference < 1e-10
+    # The units are active on some samples and silent on others, so the test
+    # exercises the mask.
+    assert 0 < np.mean(z2 > 0) < 1

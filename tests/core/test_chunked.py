@@ -43,7 +43,7 @@ def test_equals_in_memory(chunk_rows, penalty, output, loss):
 
 
 def test_equals_in_memory_with_blocks_and_threads(monkeypatch):
-    monkeypatch.setattr(kernel, "_BLOCK_ELEMENTS", 40)
+    monkeypatch.setattr(kernel, "_TILE_ELEMENTS", 40)
     monkeypatch.setattr(kernel, "_PARALLEL_WORK", 0)
     X, params = problem(m=500, seed=2)
     for chunk_rows in (33, 250, 500):

@@ -11,6 +11,8 @@ import sparseae.core.kernel as kernel
 import sparseae.core.objective as objective
 from sparseae import Params, evaluate, loss_and_grad
 from sparseae.core.kernel import sigmoid_
+from sparseae.core.objective import make_settings
+from sparseae.core.partial_sums import block_sums
 from sparseae.core.penalties import get_penalty
 from sparseae.core.threads import WorkerPool, available_workers
 
@@ -65,19 +67,25 @@ def relative(a, b):
     return np.linalg.norm(np.ravel(a) - np.ravel(b)) / np.linalg.norm(np.ravel(b))
 
 
-KEPT = {
-    "two passes": lambda X, h: X.shape[0],
-    "one pass": lambda X, h: 0,
-    "a2 of some rows kept": lambda X, h: X.shape[0] // 3 + 1,
+PARTITIONS = {
+    "default blocks": None,
+    "one block": 10**6,
+    "blocks of 7 rows": 7,
+    "single-row blocks": 1,
 }
 
 
-@pytest.fixture(params=list(KEPT))
+@pytest.fixture(params=list(PARTITIONS))
 def path(request, monkeypatch):
-    """Force each way of going over in-memory data, with several blocks."""
-    monkeypatch.setattr(kernel, "_BLOCK_ELEMENTS", 40)  # 16-row blocks
+    """Force several partitions into blocks, and tiles of 16 rows, on threads."""
+    monkeypatch.setattr(kernel, "_TILE_ELEMENTS", 40)  # 16-row tiles
     monkeypatch.setattr(kernel, "_PARALLEL_WORK", 0)  # threads even when tiny
-    monkeypatch.setattr(objective, "_kept_rows", KEPT[request.param])
+    real = objective.block_sums
+
+    def with_partition(*args, block_rows=None, **kwargs):
+        return real(*args, block_rows=PARTITIONS[request.param], **kwargs)
+
+    monkeypatch.setattr(objective, "block_sums", with_partition)
     return request.param
 
 
@@ -122,11 +130,12 @@ def test_any_memory_layout_gives_the_same_result():
         assert relative(got.grads.vector, want.grads.vector) < 1e-14
 
 
-def test_memory_budget_for_kept_activations():
-    X = np.zeros((1000, 64), np.float32)
-    assert objective._kept_rows(X, 25) == 1000  # all of a2 within 16 MiB
-    X = np.lib.stride_tricks.as_strided(X, (600_000, 784), (0, 0))
-    assert objective._kept_rows(X, 196) == 75_000  # 1/32 of the data's bytes
+def test_default_partition_depends_on_the_shape_alone():
+    assert kernel.default_block_rows(60_000, 784, 196) == 4 * kernel.tile_rows(784, 196)
+    assert kernel.default_block_rows(10_000, 64, 25) == 2500  # 4 blocks
+    assert kernel.default_block_rows(3, 64, 25) == 3  # a minibatch: one block
+    assert kernel.default_block_rows(1000, 64, 25) == 256
+    assert kernel.default_block_rows(600, 64, 25) == 256
 
 
 def test_loss_only_matches_loss_with_gradient():
@@ -160,7 +169,7 @@ def test_blas_limits_are_restored(monkeypatch):
 
 def test_the_callers_errstate_reaches_the_worker_threads(monkeypatch):
     monkeypatch.setattr(kernel, "_PARALLEL_WORK", 0)
-    monkeypatch.setattr(kernel, "_BLOCK_ELEMENTS", 40)
+    monkeypatch.setattr(kernel, "_TILE_ELEMENTS", 40)
     X, params = problem(m=200)
     params.W2[...] = 1e300
     kwargs = dict(HYPER, output="linear")
@@ -179,34 +188,42 @@ def test_worker_errors_reach_the_caller():
     assert available_workers() >= 1
 
 
-def test_threaded_evaluation_is_bitwise_reproducible():
-    # Large enough for the row blocks to be shared among threads: each thread's
-    # blocks are fixed, so its sums, and the result, never depend on timing.
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_on_any_number_of_threads(dtype, monkeypatch):
+    # Each block has sums of its own, added by a fixed tree: neither the
+    # thread count nor which thread took which block changes a bit.
     rng = np.random.default_rng(3)
-    X = rng.uniform(0.1, 0.9, size=(4000, 64)).astype(np.float32)
-    params = Params.initialize(64, 40, rng=rng, dtype=np.float32)
-    hyper = dict(sparsity_target=0.01, sparsity_weight=3.0, weight_decay=1e-4)
-    J, grads = loss_and_grad(params, X, **hyper)
-    for _ in range(10):
-        J_again, grads_again = loss_and_grad(params, X, **hyper)
-        assert J_again == J
-        np.testing.assert_array_equal(grads_again.vector, grads.vector)
+    X = rng.uniform(0.1, 0.9, size=(4000, 64)).astype(dtype)
+    params = Params.initialize(64, 40, rng=rng, dtype=dtype)
+    settings = make_settings(
+        sparsity_target=0.01, sparsity_weight=3.0, weight_decay=1e-4
+    )
+    want = block_sums(params, settings, X, block_rows=150, n_threads=1)
+    for n_threads in (2, 3, 7):
+        got = block_sums(params, settings, X, block_rows=150, n_threads=n_threads)
+        assert got.reconstruction == want.reconstruction
+        for name in ("a2_sum", "grad_W2", "grad_b2", "grad_W1", "grad_b1"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    J, grads = loss_and_grad(
+        params, X, sparsity_target=0.01, sparsity_weight=3.0, weight_decay=1e-4
+    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        J_one, grads_one = loss_and_grad(
+            params, X, sparsity_target=0.01, sparsity_weight=3.0, weight_decay=1e-4
+        )
+    assert J_one == J
+    np.testing.assert_array_equal(grads_one.vector, grads.vector)
 
 
-def test_each_worker_always_takes_the_same_blocks():
-    # Random delays stand in for a busy machine: with blocks handed out first
-    # come first served, which worker sums which rows would change every call.
+def test_blocks_are_taken_first_come_first_served_each_once():
+    # Random delays stand in for a busy machine.
     rng = np.random.default_rng(0)
 
     def record(seen, start, stop):
         time.sleep(rng.uniform(0, 2e-3))
         seen.append(start)
 
-    assignments = []
-    for _ in range(5):
-        states = [[], []]
-        with WorkerPool(2) as pool:
-            pool.run_blocks(record, states, n_rows=100, block_rows=10)
-        assignments.append(states)
-    assert sorted(assignments[0][0] + assignments[0][1]) == list(range(0, 100, 10))
-    assert all(states == assignments[0] for states in assignments)
+    states = [[], [], []]
+    with WorkerPool(3) as pool:
+        pool.run_blocks(record, states, n_rows=100, block_rows=10)
+    assert sorted(sum(states, [])) == list(range(0, 100, 10))

@@ -10,7 +10,13 @@ import pytest
 import sparseae.core.objective as objective
 from sparseae import Params, evaluate
 from sparseae.core.objective import make_settings
-from sparseae.core.partial_sums import PartialSums, block_sums, finish_sums
+from sparseae.core.partial_sums import (
+    PartialSums,
+    TreeSum,
+    block_sums,
+    finish_sums,
+    tree_sum,
+)
 from sparseae.core.penalties import get_penalty
 
 from ..conftest import COMBINATIONS, tiny_problem
@@ -54,11 +60,15 @@ def numpy_objective(params, X, previous, decay, penalty, output, loss):
     return J, grad, rho_hat
 
 
-@pytest.fixture(params=["two passes", "one pass"])
+@pytest.fixture(params=[None, 5, 1])
 def kernel_path(request, monkeypatch):
-    """Both in-memory paths: a2 kept (eq. 10) and the one-pass sums (eq. 11)."""
-    if request.param == "one pass":
-        monkeypatch.setattr(objective, "_kept_rows", lambda X, h: 0)
+    """The one-pass sums (eq. 11) in one block, blocks of 5 rows, single rows."""
+    real = objective.block_sums
+
+    def with_partition(*args, block_rows=None, **kwargs):
+        return real(*args, block_rows=request.param, **kwargs)
+
+    monkeypatch.setattr(objective, "block_sums", with_partition)
     return request.param
 
 
@@ -96,7 +106,7 @@ def test_blocks_of_rows_add_up_to_the_whole(dtype):
     X, params = X.astype(dtype), params.astype(dtype)
     settings = make_settings(**HYPER)
     parts = [block_sums(params, settings, X[i : i + 7]) for i in range(0, 50, 7)]
-    total = sum(parts)
+    total = tree_sum(parts)
     assert total.n_rows == 50 and total.grad_W1.dtype == dtype
     got = finish_sums(total, params, settings)
     want = evaluate(params, X, **HYPER)
@@ -114,15 +124,49 @@ def test_blocks_of_rows_add_up_to_the_whole(dtype):
     )
 
 
-def test_sums_add_in_a_fixed_order_and_survive_pickling():
-    X, params = tiny_problem(m=40)
+def test_sums_add_by_the_fixed_tree_and_survive_pickling():
+    X, params = tiny_problem(m=50)
     settings = make_settings(**HYPER)
-    parts = [block_sums(params, settings, X[i : i + 10]) for i in range(0, 40, 10)]
-    by_hand = ((parts[0] + parts[1]) + parts[2]) + parts[3]
-    shipped = pickle.loads(pickle.dumps(sum(parts)))
+    parts = [
+        block_sums(params, settings, X[i : i + 10], block_rows=10)
+        for i in range(0, 50, 10)
+    ]
+    by_hand = ((parts[0] + parts[1]) + (parts[2] + parts[3])) + parts[4]
+    shipped = pickle.loads(pickle.dumps(tree_sum(parts)))
+    whole = block_sums(params, settings, X, block_rows=10)
+    for got in (shipped, whole):
+        for name in ("a2_sum", "grad_W2", "grad_b2", "grad_W1", "grad_b1"):
+            np.testing.assert_array_equal(getattr(got, name), getattr(by_hand, name))
+        assert got.reconstruction == by_hand.reconstruction
+
+
+@pytest.mark.parametrize("n_blocks", [1, 2, 3, 5, 8, 13])
+def test_the_incremental_tree_is_the_pairwise_tree_in_any_order(n_blocks):
+    # Reconstruction sums chosen so that every association rounds differently.
+    values = [10.0 ** (3 * (i % 5)) * (-1) ** i + i / 7 for i in range(n_blocks)]
+    parts = [PartialSums(1, v, np.zeros(1)) for v in values]
+    want = tree_sum(parts).reconstruction
+    for order in (range(n_blocks), reversed(range(n_blocks))):
+        tree = TreeSum()
+        for i in order:
+            tree.add(i, PartialSums(1, values[i], np.zeros(1)))
+        assert tree.total().reconstruction == want
+
+
+def test_runs_of_whole_blocks_are_subtrees():
+    # 2^k blocks starting at a multiple of 2^k blocks: a node of the tree, so
+    # a worker can sum them apart (sparseae.distributed does).
+    X, params = tiny_problem(m=45)
+    settings = make_settings(**HYPER)
+    whole = block_sums(params, settings, X, block_rows=3)
+    runs = [
+        block_sums(params, settings, X[i : i + 12], block_rows=3)
+        for i in range(0, 45, 12)
+    ]
+    got = tree_sum(runs)
     for name in ("a2_sum", "grad_W2", "grad_b2", "grad_W1", "grad_b1"):
-        np.testing.assert_array_equal(getattr(shipped, name), getattr(by_hand, name))
-    assert shipped.reconstruction == by_hand.reconstruction
+        np.testing.assert_array_equal(getattr(got, name), getattr(whole, name))
+    assert got.reconstruction == whole.reconstruction
 
 
 def test_empty_blocks_and_loss_only_sums():

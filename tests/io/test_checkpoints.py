@@ -101,9 +101,10 @@ def test_resume_after_a_finished_fit_changes_nothing(X):
     np.testing.assert_array_equal(model.components_, before)
 
 
-def test_resume_needs_a_minibatch_training_state(X):
+def test_resume_needs_a_training_state(X):
     model = SparseAutoencoder(3, max_iter=2).fit(X, callback=stop_after(1))
-    with pytest.raises(ValueError, match="resume_fit needs a model trained by"):
+    model._training_state = None  # as in a file written before L-BFGS resumed
+    with pytest.raises(ValueError, match="resume_fit needs a model saved with its"):
         model.resume_fit(X)
 
 

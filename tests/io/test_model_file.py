@@ -51,7 +51,9 @@ def test_file_holds_json_configuration_and_named_arrays(model, tmp_path):
     data = save(model, tmp_path / "m.safetensors", extra={"note": "x"}).read_bytes()
     (size,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8 : 8 + size])
-    assert set(header) - {"__metadata__"} == {"W1", "b1", "W2", "b2"}
+    # The weights, and the L-BFGS state that lets resume_fit run longer.
+    lbfgs = {f"training.lbfgs.{name}" for name in ("theta", "grad", "s", "y")}
+    assert set(header) - {"__metadata__"} == {"W1", "b1", "W2", "b2"} | lbfgs
     info = json.loads(header["__metadata__"]["sparseae"])
     assert info["format_version"] == 2 and info["dtype"] == "float64"
     assert info["params"]["n_components"] == 4

@@ -8,6 +8,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sparseae import ZCAWhitening
 
+from ..conftest import examples
+
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
@@ -50,7 +52,7 @@ def test_zca_is_symmetric_and_the_whitening_closest_to_the_data():
     assert zca_trace > np.trace(centred.T @ pca)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=examples(20), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), epsilon=st.floats(1e-6, 10.0))
 def test_inverse_transform_round_trips(seed, epsilon):
     X = correlated(seed, m=50, n=4)

@@ -13,6 +13,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sparseae import SoftmaxClassifier, check_gradient
 from sparseae.core.softmax import softmax_cross_entropy, softmax_loss_and_grad
 
+from ..conftest import examples
+
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
 
@@ -100,7 +102,7 @@ def test_huge_scores_stay_finite():
     assert np.isfinite(delta).all()
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(30), deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), shift=st.floats(-50, 50))
 def test_properties_of_the_loss(seed, shift):
     X, y, blocks = tiny(seed)

@@ -1,16 +1,23 @@
 """The stacked autoencoder: fine-tuning gradient and the estimator."""
 
+import json
+import struct
+import warnings
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
 from autograd import grad
+from safetensors.numpy import load as load_tensors
+from safetensors.numpy import save as save_tensors
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sparseae import StackedAutoencoder, check_gradient
+from sparseae import StackedAutoencoder, check_gradient, load
 from sparseae.core.softmax import softmax_cross_entropy, softmax_loss_and_grad
 from sparseae.core.stacked import stack_forward, stack_loss_and_grad
 from sparseae.datasets import load_digits_scaled
+from sparseae.io.model_file import ModelFileError, _checksum, read_info
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -203,8 +210,10 @@ def test_bad_layer_sizes_are_named(sizes):
 
 
 def test_data_outside_unit_interval_suggests_a_linear_decoder():
-    with pytest.raises(ValueError, match="output_activation='linear'"):
-        StackedAutoencoder((3,)).fit(np.array([[0.0, 2.0], [1.0, 0.0]]), [0, 1])
+    with pytest.warns(UserWarning, match="output_activation='linear'"):
+        StackedAutoencoder((3,), tol=1e-2).fit(
+            np.array([[0.0, 2.0], [1.0, 0.0]]), [0, 1]
+        )
 
 
 @parametrize_with_checks(
@@ -223,3 +232,143 @@ def test_data_outside_unit_interval_suggests_a_linear_decoder():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_scikit_learn_compatible(estimator, check):
     check(estimator)
+
+
+# ------------------------------------------------------------- model files ---
+
+
+@pytest.fixture(scope="module")
+def small_stack():
+    """A fitted float32 stack on digits, labels as strings."""
+    X, y = load_digits_scaled()
+    labels = np.array([f"digit {d}" for d in y])
+    model = StackedAutoencoder(
+        (12, 6),
+        weight_decay=1e-4,
+        pretrain_max_iter=15,
+        softmax_max_iter=15,
+        fine_tune_max_iter=10,
+        random_state=0,
+        dtype=np.float32,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X[:300], labels[:300])
+    return model, X
+
+
+def test_save_and_load_give_the_same_predictions(small_stack, tmp_path):
+    model, X = small_stack
+    again = load(model.save(tmp_path / "stack.safetensors", extra={"note": 1}))
+    assert type(again) is StackedAutoencoder
+    assert again.get_params() == model.get_params()
+    np.testing.assert_array_equal(again.predict_proba(X), model.predict_proba(X))
+    np.testing.assert_array_equal(again.transform(X), model.transform(X))
+    assert again.predict(X[:3]).tolist() == model.predict(X[:3]).tolist()
+    features = X
+    for a, b in zip(again.autoencoders_, model.autoencoders_, strict=True):
+        np.testing.assert_array_equal(a.transform(features), b.transform(features))
+        features = b.transform(features)
+    for name in ("pretrained_weights_", "pretrained_intercepts_"):
+        for a, b in zip(getattr(again, name), getattr(model, name), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert again.n_iter_ == model.n_iter_ and again.fit_times_ == model.fit_times_
+    info = read_info(tmp_path / "stack.safetensors")
+    assert info["format"] == "sparseae.StackedAutoencoder"
+    assert info["extra"] == {"note": 1} and info["dtype"] == "float32"
+
+
+def _edited(path, change):
+    data = path.read_bytes()
+    (size,) = struct.unpack("<Q", data[:8])
+    document = json.loads(json.loads(data[8 : 8 + size])["__metadata__"]["sparseae"])
+    arrays = dict(load_tensors(data))
+    change(document, arrays)
+    text = json.dumps(document)
+    metadata = {"sparseae": text, "sparseae.sha256": _checksum(text, arrays)}
+    path.write_bytes(save_tensors(arrays, metadata=metadata))
+    return path
+
+
+STACK_EDITS = {
+    "layer-shape": (
+        lambda d, a: a.update({"weights.1": np.zeros((6, 11), np.float32)}),
+        r"weights.1 should be float32 of shape \(6, 12\)",
+    ),
+    "missing-layer": (lambda d, a: a.pop("intercepts.2"), "intercepts.2 .* nothing"),
+    "unknown-array": (
+        lambda d, a: a.update({"autoencoders.2.W1": np.zeros(1, np.float32)}),
+        r"unknown arrays \['autoencoders.2.W1'\]",
+    ),
+    "autoencoder-block": (
+        lambda d, a: a.update({"autoencoders.1.W2": np.zeros((6, 12), np.float32)}),
+        "damaged autoencoder 1: .*W2 should be float32 of shape",
+    ),
+    "autoencoder-count": (
+        lambda d, a: d["autoencoders"].pop(),
+        r"has 1 autoencoders for hidden_layer_sizes=\[12, 6\]",
+    ),
+    "autoencoder-field": (
+        lambda d, a: d["autoencoders"][0].pop("history"),
+        r"damaged autoencoder 0: missing fields \['history'\]",
+    ),
+    "chain": (
+        lambda d, a: d["params"].update(hidden_layer_sizes=[12, 7]),
+        r"weights.1 should be float32 of shape \(7, 12\)",
+    ),
+    "classes": (
+        lambda d, a: d["classes"].reverse(),
+        "classes that are not 2 or more distinct, sorted labels",
+    ),
+    "bool-param": (
+        lambda d, a: d["params"].update(tol=False),
+        "has invalid params: The 'tol' parameter .* not a bool",
+    ),
+    "nan": (
+        lambda d, a: a["weights.0"].__setitem__((0, 0), np.nan),
+        "NaN or infinite values in weights.0",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(STACK_EDITS))
+def test_damaged_stack_files_are_refused(small_stack, tmp_path, fault):
+    model, _ = small_stack
+    change, pattern = STACK_EDITS[fault]
+    path = _edited(model.save(tmp_path / "stack.safetensors"), change)
+    with pytest.raises(ModelFileError, match=f"^{path} .*{pattern}"):
+        load(path)
+
+
+def test_a_flipped_byte_in_a_stack_file_is_caught(small_stack, tmp_path):
+    model, _ = small_stack
+    path = model.save(tmp_path / "stack.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 1  # in the last array's bytes
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="does not match its SHA-256 digest"):
+        load(path)
+
+
+def test_verbose_prints_the_stages(capsys):
+    X, y = load_digits_scaled()
+    model = StackedAutoencoder(
+        (4,),
+        pretrain_max_iter=2,
+        softmax_max_iter=2,
+        fine_tune_max_iter=2,
+        random_state=0,
+        verbose=1,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X[:100], y[:100])
+    out = capsys.readouterr().out
+    for line in (
+        "Pretraining layer 1: 64 -> 4 units, 100 samples",
+        "Iteration 2, loss = ",
+        "Training the softmax layer on 4 features",
+        "Fine-tuning 2 layers",
+        "Fine-tuning: 2 iterations, loss = ",
+    ):
+        assert line in out

@@ -6,6 +6,7 @@ import io
 import random
 import subprocess
 import sys
+import warnings
 import zipfile
 
 import numpy as np
@@ -13,10 +14,12 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image
+from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SparseAutoencoder, save
 from sparseae.cli import main
 
+from ..conftest import examples
 from .test_files import MUTATIONS, corrupt, overwrite
 
 
@@ -62,7 +65,7 @@ BAD_OPTIONS = [
     (["--image-shape", "0", "4"], "argument --image-shape: must be an integer >= 1"),
     (["--solver", "newton"], "'solver' parameter"),
     (["--dtype", "float16"], "'dtype' parameter"),
-    (["--resume"], "--resume: no checkpoint at"),
+    (["--resume"], "--resume: no checkpoint.safetensors or model.safetensors in"),
 ]
 
 
@@ -136,7 +139,6 @@ def bad_inputs(folder):
         (write_npy(folder / "flat.npy", X[0]), "non-empty 2-D array"),
         (write_npy(folder / "none.npy", X[:0]), "non-empty 2-D array"),
         (write_npy(folder / "nan.npy", nan), "X contains 1 non-finite values"),
-        (write_npy(folder / "wide.npy", 2 * X), "output_activation='linear'"),
     ]
 
 
@@ -150,6 +152,26 @@ def test_unreadable_or_unsuitable_inputs(tmp_path, model_file, command):
         assert_one_clear_line(*run(argv), f"sparseae {command}: error: ", pattern)
         if pattern.startswith("cannot read") or " as " in pattern:
             assert str(source) in run(argv)[1]
+
+
+@pytest.mark.parametrize("command", ["train", "encode"])
+def test_data_outside_0_1_trains_with_one_warning_line(tmp_path, model_file, command):
+    wide = write_npy(
+        tmp_path / "wide.npy", 2 * np.random.default_rng(0).random((10, 16))
+    )
+    if command == "train":
+        argv = ["train", wide, "-o", tmp_path / "run", "--quiet", "--max-iter", "3"]
+    else:
+        argv = ["encode", model_file, wide, "-o", tmp_path / "codes.npy"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        status, err = run(argv)
+    assert status == 0, err
+    ranges = [line for line in err.splitlines() if "X has values in" in line]
+    if command == "encode":
+        assert not ranges  # encoding takes any finite values
+    else:
+        assert len(ranges) == 1 and "MinMaxScaler" in ranges[0], err
 
 
 @pytest.mark.parametrize("command", ["show", "encode"])
@@ -195,7 +217,7 @@ def valid_inputs(tmp_path_factory):
 
 
 @settings(
-    max_examples=600,
+    max_examples=examples(600),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

@@ -14,6 +14,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SparseAutoencoder
 
+from ..conftest import examples
+
 
 @st.composite
 def problems(draw):
@@ -47,7 +49,7 @@ def fit(X, **params):
         return SparseAutoencoder(**params).fit(X)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(problems(), st.sampled_from([np.float32, np.float64]))
 def test_same_random_state_same_model(problem, dtype):
     X, params = problem
@@ -57,7 +59,7 @@ def test_same_random_state_same_model(problem, dtype):
     assert first.loss_curve_ == second.loss_curve_
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(problems(), st.sampled_from([np.float32, np.float64]))
 def test_transform_lies_in_0_1(problem, dtype):
     X, params = problem
@@ -72,7 +74,7 @@ def test_transform_lies_in_0_1(problem, dtype):
     assert ((codes[moderate] > 0) & (codes[moderate] < 1)).all()
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=examples(40), deadline=None)
 @given(problems())
 def test_float32_in_float32_out_through_the_estimator(problem):
     X, params = problem

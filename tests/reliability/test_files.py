@@ -23,6 +23,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SparseAutoencoder, load, save
 from sparseae.io.model_file import ModelFileError, _checksum, read_info
+from sparseae.solvers import NonFiniteLossError
+
+from ..conftest import examples
 
 DATA = np.random.default_rng(0).uniform(size=(24, 4))
 
@@ -100,15 +103,26 @@ def assert_same_model(got, expected):
 
 
 def assert_usable(model):
-    """What a loaded model must be able to do, whatever file it came from."""
+    """What a loaded model must be able to do, whatever file it came from.
+
+    Training on may diverge: a file may hold any finite positive learning rate,
+    and one of 1e30 is as valid a setting (and as useless) as it would be in
+    the constructor, where it is not refused either.  What must not happen is
+    a NaN left in the model or an error other than the
+    ``NonFiniteLossError`` that names the learning rate.
+    """
     model._validate_params()
     assert all(np.isfinite(block).all() for block in model._params())
     codes = model.transform(DATA[:, : model.n_features_in_])
     assert np.isfinite(codes).all() and ((codes >= 0) & (codes <= 1)).all()
     if model.solver != "lbfgs":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.partial_fit(DATA[:, : model.n_features_in_])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                model.partial_fit(DATA[:, : model.n_features_in_])
+        except NonFiniteLossError as error:
+            assert "Lower learning_rate" in str(error), error
+            event("diverged with a clean error")
         assert all(np.isfinite(block).all() for block in model._params())
 
 
@@ -187,6 +201,10 @@ EDITS = {
         "has n_features_in='4', of the wrong type",
     ),
     "bool-for-int": (lambda c, a: c.update(n_iter=True), "n_iter=True"),
+    "bool-param": (
+        lambda c, a: c["params"].update(weight_decay=False),
+        "has invalid params: The 'weight_decay' parameter .* not a bool. Got False",
+    ),
     "missing-param": (
         lambda c, a: c["params"].pop("sparsity_target"),
         r"damaged params: missing fields \['sparsity_target'\]",
@@ -258,6 +276,14 @@ TRAINING_EDITS = {
         lambda t, a: t["optimizer"].update(learning_rate=-1),
         "learning_rate must be in",
     ),
+    "bool-for-number": (
+        lambda t, a: t["optimizer"].update(beta1=False),
+        "optimizer.beta1 is false, where a number belongs",
+    ),
+    "infinite-learning-rate": (
+        lambda t, a: t["optimizer"].update(learning_rate=float("inf")),
+        "learning_rate must be in",
+    ),
     "optimizer-name": (
         lambda t, a: t["optimizer"].update(name="rmsprop"),
         "KeyError: 'rmsprop'",
@@ -273,6 +299,22 @@ def test_damaged_training_states_are_refused(originals, tmp_path, fault):
         load(path)
     with pytest.raises(ModelFileError, match=pattern):
         read_info(path)
+
+
+def test_a_huge_learning_rate_loads_and_diverges_cleanly(originals, tmp_path):
+    # Found by the fuzzed edits below: 3.4e38 passes every check of the file
+    # (it is finite and positive) and is refused by nothing in the constructor
+    # either; the next step overflows.  The model must keep finite parameters.
+    path = edit(
+        originals,
+        tmp_path,
+        "adam",
+        lambda c, a: c["training"]["optimizer"].update(learning_rate=3.4e38),
+    )
+    model = load(path)
+    with pytest.raises(NonFiniteLossError, match=r"Lower learning_rate \(got 3.4e\+38"):
+        model.partial_fit(DATA)
+    assert all(np.isfinite(block).all() for block in model._params())
 
 
 def test_a_folder_or_nothing_is_not_a_model(tmp_path):
@@ -308,7 +350,7 @@ def corrupt(data: bytes, kind, position, length, seed) -> bytes:
 
 @pytest.mark.parametrize("name", ["lbfgs", "adam"])
 @settings(
-    max_examples=2500,
+    max_examples=examples(2500),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -395,7 +437,7 @@ def structural_edits(draw, config, arrays):
 
 @pytest.mark.parametrize("name", ["lbfgs", "adam"])
 @settings(
-    max_examples=250,
+    max_examples=examples(250),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )

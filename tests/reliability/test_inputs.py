@@ -17,7 +17,14 @@ from hypothesis import strategies as st
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sparseae import SparseAutoencoder
+from sparseae import (
+    SoftmaxClassifier,
+    SparseAutoencoder,
+    StackedAutoencoder,
+    ZCAWhitening,
+)
+
+from ..conftest import examples
 
 
 def fitted(X, **kwargs):
@@ -63,8 +70,6 @@ def bad_data(X):
     strings[1, 1] = "high"
     dicts = X.astype(object)
     dicts[0, 0] = {"a": 1}
-    outside = X.copy()
-    outside[0, 0] = -0.5
     return [
         (
             "nan",
@@ -102,26 +107,11 @@ def bad_data(X):
             "must be a string or a real number, not 'dict'",
         ),
         (
-            "sparse",
-            sp.csr_matrix(X),
-            TypeError,
-            r"X is a sparse csr_matrix of shape "
-            r"\(20, 5\); pass X.toarray\(\)",
-        ),
-        (
             "complex",
             X + 0j,
             ValueError,
             "Complex data not supported: X has dtype "
             r"complex128; pass X.real or abs\(X\)",
-        ),
-        (
-            "outside",
-            outside,
-            ValueError,
-            r"X has values in \[-0.5, 0.\d+\], but "
-            r"output_activation='sigmoid' reconstructs values in \[0, 1\]: scale the "
-            r"data .* or use output_activation='linear'",
         ),
         ("1-d", X[0], ValueError, "Expected 2D array, got 1D array"),
         ("3-d", X[None], ValueError, "Found array with dim 3"),
@@ -155,8 +145,50 @@ def test_inverse_transform_checks_the_codes(X):
         model.inverse_transform(codes)
     with pytest.raises(ValueError, match=r"X must have shape \(n_samples, 3\)"):
         model.inverse_transform(X)
-    with pytest.raises(TypeError, match="sparse"):
+    with pytest.raises(TypeError, match="[Ss]parse data"):
         model.inverse_transform(sp.csr_matrix(codes[:2, :]))
+
+
+TRAINING = {"fit-lbfgs", "fit-sgd", "fit-adam", "fit_transform"}
+TRAINING |= {"partial_fit-first", "partial_fit-later"}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_data_outside_0_1_trains_with_a_warning_and_encodes_silently(X, entry):
+    # A sigmoid output cannot reconstruct values outside [0, 1], but the squared
+    # error stays defined: training warns, encoding (transform, score, and
+    # resume_fit on the data it already warned about) takes any finite values.
+    outside = X.copy()
+    outside[0, 0] = -0.5
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        entry_points(X)[entry](outside)
+    range_warnings = [w for w in caught if "X has values in" in str(w.message)]
+    if entry not in TRAINING:
+        assert not range_warnings
+        return
+    assert len(range_warnings) == 1
+    assert range_warnings[0].category is UserWarning
+    assert re.match(
+        r"X has values in \[-0.5, 0.\d+\], but output_activation='sigmoid' "
+        r"reconstructs values in \[0, 1\] only.*MinMaxScaler.*"
+        r"output_activation='linear'",
+        str(range_warnings[0].message),
+    )
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_cross_entropy_refuses_targets_outside_0_1(X, solver):
+    outside = X.copy()
+    outside[3, 1] = 1.5
+    model = SparseAutoencoder(3, loss="cross_entropy", solver=solver)
+    with pytest.raises(
+        ValueError,
+        match=r"X has values in \[0.\d+, 1.5\], but loss='cross_entropy' needs "
+        r"targets in \[0, 1\].*MinMaxScaler.*loss='squared'",
+    ):
+        model.fit(outside)
 
 
 def test_linear_output_takes_data_outside_0_1(X):
@@ -254,6 +286,14 @@ BAD_PARAMETERS = [
     ("random_state", -1),
     ("random_state", "seed"),
     ("dtype", "float16"),
+    # Python's bools are ints, which scikit-learn's Interval lets through.
+    ("n_components", True),
+    ("weight_decay", False),
+    ("sparsity_weight", True),
+    ("max_iter", True),
+    ("learning_rate", True),
+    ("momentum", False),
+    ("tol", False),
 ]
 
 
@@ -265,6 +305,25 @@ def test_bad_parameters_name_the_parameter_the_value_and_what_is_valid(X, name, 
     message = str(error.value)
     assert f"The '{name}' parameter of SparseAutoencoder must be" in message
     assert f"Got {value!r} instead." in message
+
+
+@pytest.mark.parametrize(
+    ("estimator", "name"),
+    [
+        (StackedAutoencoder, "weight_decay"),
+        (StackedAutoencoder, "pretrain_max_iter"),
+        (SoftmaxClassifier, "weight_decay"),
+        (SoftmaxClassifier, "max_iter"),
+        (ZCAWhitening, "epsilon"),
+    ],
+)
+def test_other_estimators_refuse_booleans_for_numbers(X, estimator, name):
+    model = estimator(**{name: True})
+    with pytest.raises(InvalidParameterError) as error:
+        model.fit(X, np.arange(20) % 2)
+    message = str(error.value)
+    assert f"The '{name}' parameter of {estimator.__name__} must be" in message
+    assert "not a bool. Got True instead." in message
 
 
 def test_parameters_that_only_fail_together(X):
@@ -298,26 +357,39 @@ def arrays(draw):
     return X
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(arrays(), st.sampled_from(["lbfgs", "adam"]), st.sampled_from(["fit", "use"]))
 def test_fuzzed_arrays_give_a_model_or_a_clean_error(data, solver, how):
     """Random shapes and values (NaN, inf, huge, out of range, empty)."""
     model = SparseAutoencoder(2, max_iter=2, solver=solver, random_state=0)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
+    finite = data.size > 0 and bool(np.isfinite(data).all())
+    outside = finite and not ((0 <= data) & (data <= 1)).all()
+    codes = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        try:
             if how == "fit":
                 codes = model.fit_transform(data)
             else:
                 codes = model.fit(np.full((3, 4), 0.5)).transform(data)
-    except ValueError as error:
-        message = str(error)
+        except ValueError as error:
+            message = str(error)
+    # Training on finite data outside [0, 1] warns once; encoding never does.
+    ranges = [w for w in caught if "[0, 1]" in str(w.message)]
+    assert len(ranges) == (how == "fit" and outside)
+    assert all(w.category is UserWarning for w in ranges)
+    if codes is None:
+        # Refused data, or data too large for the objective's squares or the
+        # encoder's products (1e308): a ValueError saying to scale the data.
         assert "\n" not in message, message
-        assert re.search(r"^X |0 sample|0 feature|features", message), message
-        reason = re.search(r"non-finite|0 sample|0 feature|features|\[0, 1\]", message)
-        event(f"refused: {reason.group(0)}")
+        reason = re.search(
+            r"^X .*(non-finite|too large)|0 sample|0 feature|features|scale the data",
+            message,
+        )
+        assert reason, message
+        event(f"refused: {reason.group(1) or reason.group(0)}")
         return
-    event("fitted")
-    assert data.size and np.isfinite(data).all()
-    assert ((0 <= data) & (data <= 1)).all()
+    event(f"fitted ({'outside [0, 1]' if outside else 'in [0, 1]'})")
+    assert finite
     assert np.isfinite(codes).all() and ((codes >= 0) & (codes <= 1)).all()

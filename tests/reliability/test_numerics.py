@@ -26,7 +26,7 @@ from sparseae.solvers import (
     run_minibatches,
 )
 
-from ..conftest import COMBINATIONS
+from ..conftest import COMBINATIONS, examples
 
 HYPER = dict(sparsity_target=0.05, sparsity_weight=3.0, weight_decay=1e-4)
 
@@ -40,7 +40,7 @@ def finite(model):
 # --------------------------------------------------- saturation, ρ̂ at 0, 1 ---
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.sampled_from(COMBINATIONS),
     st.sampled_from([np.float32, np.float64]),
@@ -158,7 +158,7 @@ FAULTS = {
 }
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=examples(120), deadline=None)
 @given(
     st.sampled_from(sorted(FAULTS)),
     st.integers(1, 30),
@@ -204,7 +204,7 @@ def test_an_injected_fault_stops_training_at_the_last_finite_parameters(
         np.testing.assert_array_equal(got, want)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.integers(2, 40), st.sampled_from([np.nan, np.inf]), st.booleans())
 def test_lbfgs_steps_back_from_injected_non_finite_trial_points(
     at_call, value, in_gradient
@@ -288,7 +288,7 @@ def test_run_minibatches_restores_theta_when_a_step_overflows():
 # --------------------------------------------------- nothing NaN, silently ---
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     solver=st.sampled_from(["lbfgs", "sgd", "adam"]),
     log_rate=st.floats(-3, 30),

@@ -15,7 +15,7 @@ from sparseae.core.objective import _evaluate, make_settings
 from sparseae.datasets import load_digits_scaled
 from sparseae.solvers import make_optimizer
 from sparseae.training.history import Record, new_history
-from sparseae.training.lbfgs import LbfgsSettings, fit_lbfgs
+from sparseae.training.lbfgs import LbfgsSettings, fit_lbfgs, start_lbfgs
 from sparseae.training.minibatch import MinibatchSettings, train_minibatch
 from sparseae.training.state import MinibatchState
 
@@ -171,3 +171,25 @@ def test_the_lbfgs_loop_does_not_import_the_minibatch_loop():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_lbfgs_loop_continues_a_state_it_was_stopped_in(digits):
+    n, h = digits.shape[1], 6
+    settings = make_settings(**HYPER)
+
+    def objective_(theta, compute_grad):
+        params = Params.from_vector(theta, n, h)
+        return _evaluate(params, digits, settings, compute_grad=compute_grad)
+
+    theta0 = Params.initialize(n, h, rng=np.random.default_rng(0)).vector
+    budget = LbfgsSettings(max_iter=12, tol=0.0, memory=4)
+    whole = Record(0, new_history(), [])
+    straight = fit_lbfgs(objective_, theta0, budget, whole)
+    cut = Record(0, new_history(), [])
+    state = start_lbfgs(objective_, theta0)
+    first = fit_lbfgs(objective_, state, budget, cut, lambda t, p: p.iteration == 5)
+    assert first.stopped and first.state is state and state.n_iter == 5
+    second = fit_lbfgs(objective_, state, budget, cut)
+    assert not second.stopped and second.result.n_iter == 12
+    np.testing.assert_array_equal(second.result.theta, straight.result.theta)
+    assert cut.loss_curve == whole.loss_curve and cut.n_iter == 12

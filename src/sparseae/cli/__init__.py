@@ -10,11 +10,11 @@ import argparse
 import sys
 
 from .._version import __version__
-from . import demo, encode, gradcheck, show, train
+from . import demo, encode, gradcheck, report, show, stack, train
 
 __all__ = ["main"]
 
-COMMANDS = (demo, gradcheck, train, encode, show)
+COMMANDS = (demo, gradcheck, train, stack, encode, show, report)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXIT_USAGE = 2  # argparse's and the shell's convention for bad usage
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except UsageError as error:
         return _fail(str(error))
+    # Recorded with a run's results, so the run can be repeated.
+    args.command_line = ["sparseae", *(sys.argv[1:] if argv is None else argv)]
     try:
         return args.run(args)
     except KeyboardInterrupt:

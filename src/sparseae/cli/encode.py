@@ -10,13 +10,39 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import write_bytes_atomically
+from . import cluster
 from .inputs import DATA_HELP, load_input
 from .options import SEED, number
 
 EXAMPLE = """example:
   sparseae train digits -o runs/digits
   sparseae encode runs/digits/model.safetensors digits -o codes.npy
+  sparseae encode runs/digits/model.safetensors digits -o codes.csv
 """
+
+
+def _npy(codes, names) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, codes, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _npz(codes, names) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, codes=codes)
+    return buffer.getvalue()
+
+
+def _csv(codes, names) -> bytes:
+    buffer = io.StringIO()
+    # 17 significant digits: the text reads back as the same floats.
+    np.savetxt(
+        buffer, codes, fmt="%.17g", delimiter=",", header=",".join(names), comments=""
+    )
+    return buffer.getvalue().encode()
+
+
+WRITERS = {".npy": _npy, ".npz": _npz, ".csv": _csv}
 
 
 def add_parser(subparsers) -> None:
@@ -27,7 +53,8 @@ def add_parser(subparsers) -> None:
         description=textwrap.fill(
             "Encode INPUT with MODEL (a file written by 'sparseae train' or "
             "SparseAutoencoder.save) and write the activations, one row per "
-            f"sample, to a .npy file. INPUT is {DATA_HELP}."
+            "sample, to a .npy, .npz (array 'codes') or .csv file (a header of "
+            f"unit names, then one line per sample). INPUT is {DATA_HELP}."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -35,7 +62,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("model", type=Path, metavar="MODEL", help="model file")
     parser.add_argument("input", metavar="INPUT", help="data to encode")
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="where to write the .npy"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="where to write the activations: a .npy, .npz or .csv file",
     )
     parser.add_argument(
         "--patches",
@@ -46,6 +77,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--seed", type=SEED, default=0, help="patch positions for 'patches' (0)"
     )
+    cluster.add_options(parser, train=False)
     parser.set_defaults(run=run)
 
 
@@ -53,8 +85,18 @@ def run(args) -> int:
     """Encode and save."""
     from ..models import load
 
-    if args.output.suffix != ".npy":
-        raise ValueError(f"-o must name a .npy file, got {str(args.output)!r}")
+    if cluster.wanted(args):
+        return cluster.run_encode(args, load(args.model))
+    suffix = args.output.suffix.lower()
+    if suffix not in WRITERS:
+        raise ValueError(
+            f"-o must name a .npy, .npz or .csv file, got {str(args.output)!r}"
+        )
+    folder = args.output.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"-o {args.output}: the folder {folder} does not exist; create it first"
+        )
     model = load(args.model)
     X, _ = load_input(args.input, n_patches=args.patches, seed=args.seed)
     if X.shape[1] != model.n_features_in_:
@@ -63,8 +105,7 @@ def run(args) -> int:
             f"{args.model} was trained on {model.n_features_in_}"
         )
     codes = model.transform(X)
-    buffer = io.BytesIO()
-    np.save(buffer, codes, allow_pickle=False)
-    write_bytes_atomically(args.output, buffer.getvalue())
+    names = model.get_feature_names_out()
+    write_bytes_atomically(args.output, WRITERS[suffix](codes, names))
     print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
     return 0

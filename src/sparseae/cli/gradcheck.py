@@ -1,4 +1,4 @@
-"""``sparseae gradcheck``: every penalty × output × loss against finite differences."""
+"""``sparseae gradcheck``: every unit, penalty, output and loss against differences."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 
+from ..core.activations import kink_margin
 from ..core.gradcheck import check_gradient
 from ..core.objective import LOSSES, OUTPUTS, loss_and_grad
 from ..core.params import BLOCK_NAMES, Params
@@ -16,6 +17,15 @@ EXAMPLE = """example:
   sparseae gradcheck --seed 1 --samples 20 --features 6 --hidden 4
 """
 
+# Penalties a piecewise-linear unit takes: KL needs ρ̂ in (0, 1); topk has no
+# sparsity term, so one row stands for all.
+UNIT_PENALTIES = {"relu": ("l1", "squared"), "topk": ("l1",)}
+# Central differences with step ε move a pre-activation by at most ε |x| <= ε
+# (binary data); a problem is drawn again until every pre-activation is this
+# far from a kink of the unit, a hundred steps.
+MARGIN = 1e-2
+EPSILON = 1e-4
+
 
 def add_parser(subparsers) -> None:
     """Register the command."""
@@ -23,11 +33,15 @@ def add_parser(subparsers) -> None:
         "gradcheck",
         help="check the hand-derived gradient against finite differences",
         description=(
-            "Check the analytic gradient of every penalty x output x loss "
-            "combination against central differences (epsilon=1e-4) on a small "
-            "random float64 problem. Exits 1 if the relative difference "
+            "Check the analytic gradient of every hidden unit x penalty x output "
+            "x loss combination against central differences (epsilon=1e-4) on a "
+            "small random float64 problem. Exits 1 if the relative difference "
             "||num - ana|| / ||num + ana|| of the whole gradient exceeds "
-            "--tolerance, or that of any single block exceeds 10 x --tolerance."
+            "--tolerance, or that of any single block exceeds 10 x --tolerance. "
+            "ReLU and top-k units are piecewise linear: their problems are drawn "
+            "with every pre-activation at least 0.01 from 0 and, for top-k, the "
+            "k-th and (k+1)-th largest of each sample at least 0.01 apart, so "
+            "that no difference crosses a kink."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -43,12 +57,30 @@ def add_parser(subparsers) -> None:
 
 
 def combinations() -> list[tuple[str, str, str]]:
-    """Every valid (penalty, output, loss) triple."""
+    """Every valid (penalty, output, loss) triple of sigmoid units."""
     return [
         (penalty, output, loss)
         for penalty, output, loss in itertools.product(PENALTIES, OUTPUTS, LOSSES)
         if not (loss == "cross_entropy" and output != "sigmoid")
     ]
+
+
+def unit_combinations() -> list[tuple[str, str, str, str]]:
+    """Every (activation, penalty, output, loss) checked, sigmoid's first."""
+    outputs = [(output, loss) for _, output, loss in combinations()[:3]]
+    rows = [("sigmoid", *triple) for triple in combinations()]
+    for activation, penalties in UNIT_PENALTIES.items():
+        rows += [
+            (activation, penalty, output, loss)
+            for penalty in penalties
+            for output, loss in outputs
+        ]
+    return rows
+
+
+def top_k(n_hidden: int) -> int:
+    """The k of the top-k rows: about half the units, at least one."""
+    return max(1, n_hidden // 2)
 
 
 def random_problem(rng, m: int, n: int, h: int) -> tuple[np.ndarray, Params]:
@@ -62,41 +94,72 @@ def random_problem(rng, m: int, n: int, h: int) -> tuple[np.ndarray, Params]:
     return X, params
 
 
+def problem_away_from_kinks(
+    rng, m: int, n: int, h: int, activation: str, k: int | None = None, tries=1000
+) -> tuple[np.ndarray, Params]:
+    """A :func:`random_problem` whose pre-activations keep :data:`MARGIN` from kinks.
+
+    Raises
+    ------
+    ValueError
+        If ``tries`` problems in a row come too close (many samples or units
+        make it unlikely that none does).
+    """
+    for _ in range(tries):
+        X, params = random_problem(rng, m, n, h)
+        if kink_margin(X @ params.W1.T + params.b1, activation, k) >= MARGIN:
+            return X, params
+    raise ValueError(
+        f"no problem of {m} samples and {h} hidden units in {tries} draws has every "
+        f"{activation} pre-activation {MARGIN} from a kink; use fewer --samples or "
+        "--hidden"
+    )
+
+
 def run(args) -> int:
     """Check every combination, print a table, and return 1 if any fails."""
     for name in ("samples", "features", "hidden"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}")
+    m, n, h = args.samples, args.features, args.hidden
     rng = np.random.default_rng(args.seed)
-    X, params = random_problem(rng, args.samples, args.features, args.hidden)
+    problems = {"sigmoid": random_problem(rng, m, n, h)}
+    for activation in UNIT_PENALTIES:
+        problems[activation] = problem_away_from_kinks(
+            rng, m, n, h, activation, top_k(h)
+        )
     columns = (*BLOCK_NAMES, "all")
     print(
-        f"{'penalty':8} {'output':8} {'loss':14} "
+        f"{'unit':8} {'penalty':8} {'output':8} {'loss':14} "
         + " ".join(f"{c:>9}" for c in columns)
     )
     failed = 0
-    for penalty, output, loss in combinations():
+    rows = unit_combinations()
+    for activation, penalty, output, loss in rows:
+        X, params = problems[activation]
+        hyper = dict(
+            sparsity_target=0.1,
+            sparsity_weight=3.0,
+            weight_decay=1e-3,
+            penalty=penalty,
+            output=output,
+            loss=loss,
+            activation=activation,
+            k=top_k(h) if activation == "topk" else None,
+        )
         result = check_gradient(
-            lambda p, penalty=penalty, output=output, loss=loss: loss_and_grad(
-                p,
-                X,
-                sparsity_target=0.1,
-                sparsity_weight=3.0,
-                weight_decay=1e-3,
-                penalty=penalty,
-                output=output,
-                loss=loss,
-            ),
+            lambda p, X=X, hyper=hyper: loss_and_grad(p, X, **hyper),
             params,
+            epsilon=EPSILON,
         )
         differences = result.relative_differences
         ok = differences["all"] < args.tolerance and result.worst < 10 * args.tolerance
         failed += not ok
         print(
-            f"{penalty:8} {output:8} {loss:14} "
+            f"{activation:8} {penalty if activation != 'topk' else '-':8} "
+            f"{output:8} {loss:14} "
             + " ".join(f"{differences[c]:9.1e}" for c in columns)
             + ("" if ok else "  FAIL")
         )
-    total = len(combinations())
-    print(f"{total - failed} passed, {failed} failed")
+    print(f"{len(rows) - failed} passed, {failed} failed")
     return 1 if failed else 0

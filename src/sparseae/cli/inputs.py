@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input"]
+__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input", "load_labels"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm"}
 
@@ -83,6 +83,72 @@ def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
             f"pixels but the samples of {path} have {X.shape[1]} features"
         )
     return X.astype(np.float64, copy=False), image_shape and tuple(image_shape)
+
+
+def load_labels(source: str, path: Path | None, n_samples: int) -> np.ndarray:
+    """The labels of the data named by ``source``: from ``path``, or its own.
+
+    Parameters
+    ----------
+    source : str
+        The data, as for :func:`load_input`; ``"digits"`` has its labels.
+    path : Path or None
+        A .npy, .csv or .txt file with one label per sample, or per line:
+        whole numbers (after a header line, which is skipped) or words.
+    n_samples : int
+        Number of samples of the data, which the labels must match.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> load_labels("digits", None, 1797)[:5]
+    array([0, 1, 2, 3, 4])
+    """
+    if path is None:
+        if source != "digits":
+            raise ValueError(
+                f"--labels is needed: data {source!r} has no labels of its own; "
+                "give a .npy, .csv or .txt file with one label per sample"
+            )
+        from ..datasets import load_digits_scaled
+
+        y = load_digits_scaled()[1]
+    else:
+        y = _read_labels(Path(path))
+    if y.shape != (n_samples,):
+        raise ValueError(
+            f"--labels {path} holds {y.shape[0] if y.ndim else 0} labels "
+            f"(shape {y.shape}) but the data have {n_samples} samples"
+        )
+    return y
+
+
+def _read_labels(path: Path) -> np.ndarray:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        with _reading(path, "a .npy array of labels"), open(path, "rb") as file:
+            y = np.load(file, allow_pickle=False)
+        return y.ravel() if y.ndim == 2 and 1 in y.shape else y
+    if suffix not in (".csv", ".txt"):
+        raise ValueError(
+            f"--labels {path} has suffix {suffix!r}; labels must be a .npy, .csv "
+            "or .txt file"
+        )
+    with _reading(path, "a text file of labels"):
+        words = [line.strip() for line in path.read_text().splitlines()]
+    words = [word for word in words if word]
+    try:
+        return np.array([int(word) for word in words])
+    except ValueError:
+        pass
+    try:
+        # A header line, then whole numbers.
+        return np.array([int(word) for word in words[1:]])
+    except ValueError:
+        return np.array(words)
 
 
 @contextmanager

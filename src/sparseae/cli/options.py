@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["number", "SEED"]
+__all__ = ["SEED", "add_data_options", "number"]
 
 
 def number(kind, *, low=None, above=None, auto=False):
@@ -59,3 +59,34 @@ def number(kind, *, low=None, above=None, auto=False):
 
 # random_state takes the seeds NumPy's legacy RandomState takes.
 SEED = number(int, low=0)
+
+
+def add_data_options(
+    parser, *, patches_default=10_000, patches_help=None, image_shape_help=None
+):
+    """Add ``--patches`` and ``--image-shape``, the options of DATA, to ``parser``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser or argument group
+        Where the options go.
+    patches_default : int or None, default=10000
+        Patches sampled for the ``patches`` data set.
+    patches_help, image_shape_help : str, optional
+        Help texts, when the command means something more specific.
+    """
+    parser.add_argument(
+        "--patches",
+        type=number(int, low=1),
+        default=patches_default,
+        help=patches_help
+        or f"patches to sample for 'patches' (default {patches_default})",
+    )
+    parser.add_argument(
+        "--image-shape",
+        type=number(int, low=1),
+        nargs=2,
+        metavar=("HEIGHT", "WIDTH"),
+        help=image_shape_help
+        or "shape of one sample, to draw filters.png for an array file",
+    )

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import io
 import math
 import textwrap
 from pathlib import Path
+
+# Picture formats --filters may name, by suffix (Pillow's format names).
+PICTURE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".bmp": "BMP",
+    ".gif": "GIF",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+SCALE = 8  # screen pixels per filter pixel, as plotting.save_filters
 
 EXAMPLE = """example:
   sparseae show runs/digits/model.safetensors
@@ -28,7 +42,10 @@ def add_parser(subparsers) -> None:
     )
     parser.add_argument("model", type=Path, metavar="MODEL", help="model file")
     parser.add_argument(
-        "--filters", type=Path, help="picture to write (default MODEL-filters.png)"
+        "--filters",
+        type=Path,
+        help="picture to write, in the format its suffix names: "
+        f"{', '.join(PICTURE_FORMATS)} (default MODEL-filters.png)",
     )
     parser.add_argument(
         "--channels", type=int, choices=(1, 3), default=1, help="1 grey, 3 colour"
@@ -43,6 +60,12 @@ def run(args) -> int:
     """Print the summary and write the picture."""
     from ..models import load, read_info
 
+    path = args.filters or args.model.with_name(args.model.stem + "-filters.png")
+    if not args.no_filters and path.suffix.lower() not in PICTURE_FORMATS:
+        raise ValueError(
+            f"--filters {str(path)!r} has suffix {path.suffix!r}; a picture can "
+            f"be {', '.join(PICTURE_FORMATS)}"
+        )
     info = read_info(args.model)
     model = load(args.model)
     params = info["params"]
@@ -73,16 +96,36 @@ def run(args) -> int:
     if args.no_filters:
         return 0
     shape = info["extra"].get("image_shape")
-    side = math.isqrt(model.n_features_in_ // args.channels)
-    if shape is None and side * side * args.channels != model.n_features_in_:
+    n = model.n_features_in_
+    if n % args.channels:
+        raise ValueError(
+            f"--channels {args.channels}: the model's {n} features are not "
+            f"divisible by {args.channels}, so they are not {args.channels} values "
+            "per pixel"
+        )
+    side = math.isqrt(n // args.channels)
+    if shape is None and side * side * args.channels != n:
         print(
-            f"filters:         not drawn: {model.n_features_in_} features are not "
-            "a square image (train with --image-shape to record the shape)"
+            f"filters:         not drawn: {n // args.channels} pixels are not a "
+            "square image (train with --image-shape to record the shape)"
         )
         return 0
-    from ..plotting import save_filters  # matplotlib: only when drawing
-
-    path = args.filters or args.model.with_name(args.model.stem + "-filters.png")
-    save_filters(path, model.components_, image_shape=shape, n_channels=args.channels)
+    _save_picture(path, model.components_, shape, args.channels)
     print(f"filters:         {path}")
     return 0
+
+
+def _save_picture(path: Path, W, image_shape, n_channels: int) -> None:
+    """Tile the filters and write them in the format ``path``'s suffix names."""
+    import numpy as np
+    from PIL import Image
+
+    from ..io.atomic import write_bytes_atomically
+    from ..plotting import tile_filters
+
+    tile = tile_filters(W, image_shape=image_shape, n_channels=n_channels)
+    pixels = np.rint(tile * 255).astype(np.uint8)
+    pixels = pixels.repeat(SCALE, axis=0).repeat(SCALE, axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=PICTURE_FORMATS[path.suffix.lower()])
+    write_bytes_atomically(path, buffer.getvalue())

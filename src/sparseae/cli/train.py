@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
+import shlex
 import signal
 import sys
 import textwrap
@@ -18,19 +21,24 @@ from ..core.objective import loss_terms
 from ..core.params import Params
 from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
 from ..io.checkpoints import Checkpointer
+from . import cluster
 from .inputs import DATA_HELP, load_input
-from .options import SEED, number
+from .options import SEED, add_data_options, number
 from .progress import ProgressBar
+from .runs import claim_folder, resumed_model
 
 EXAMPLE = """examples:
   sparseae train digits -o runs/digits --n-components 36 --sparsity-target 0.1
   sparseae train patches -o runs/adam --solver adam --batch-size 32 \\
       --rho-estimate running --max-iter 50
   sparseae train patches -o runs/adam --resume      # after Ctrl-C
+  sparseae train digits -o runs/digits --resume --max-iter 800   # run longer
 
-writes OUTPUT/model.safetensors, OUTPUT/metrics.json, OUTPUT/loss.png and, when
-the samples are images, OUTPUT/filters.png. Minibatch runs save
-OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C.
+writes OUTPUT/model.safetensors, OUTPUT/metrics.json (figures, configuration,
+unit statistics), OUTPUT/history.csv, OUTPUT/loss.png, OUTPUT/report.html and,
+when the samples are images, OUTPUT/filters.png. Runs save
+OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C;
+an interrupted run still writes history.csv and report.html.
 """
 
 # Options that set estimator parameters: (name, type, help). Defaults and the
@@ -43,6 +51,8 @@ HYPERPARAMETERS = (
     ("penalty", str, "sparsity penalty: kl, squared or l1"),
     ("output_activation", str, "output unit: sigmoid (data in [0, 1]) or linear"),
     ("loss", str, "reconstruction loss: squared or cross_entropy"),
+    ("hidden_activation", str, "hidden unit: sigmoid, relu (with l1) or topk"),
+    ("k", number(int, low=1), "units kept per sample by topk"),
     ("solver", str, "lbfgs (full batch), sgd or adam (minibatches)"),
     ("max_iter", int, "iterations (L-BFGS) or epochs (SGD, Adam)"),
     ("lbfgs_memory", int, "correction pairs kept by L-BFGS"),
@@ -107,33 +117,29 @@ def add_parser(subparsers) -> None:
         "--seed", type=SEED, default=0, help="random_state of the model (default 0)"
     )
     data = parser.add_argument_group("data")
-    data.add_argument(
-        "--patches",
-        type=number(int, low=1),
-        default=10_000,
-        help="patches to sample (default 10000)",
-    )
-    data.add_argument(
-        "--image-shape",
-        type=number(int, low=1),
-        nargs=2,
-        metavar=("HEIGHT", "WIDTH"),
-        help="shape of one sample, to draw filters.png for an array file",
-    )
+    add_data_options(data)
     run = parser.add_argument_group("run")
     run.add_argument(
         "--checkpoint-every",
         type=number(float, above=0),
         default=60.0,
         metavar="SECONDS",
-        help="minibatch solvers: save a checkpoint this often (default 60)",
+        help="save a checkpoint this often (default 60)",
     )
-    run.add_argument(
+    again = run.add_mutually_exclusive_group()
+    again.add_argument(
         "--resume",
         action="store_true",
-        help="continue from OUTPUT/checkpoint.safetensors, with its settings",
+        help="continue the run in OUTPUT (its checkpoint, or its model with a "
+        "larger --max-iter), with its settings",
+    )
+    again.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in OUTPUT",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    cluster.add_options(parser.add_argument_group("cluster"), train=True)
     parser.set_defaults(run=run_train)
 
 
@@ -144,7 +150,9 @@ def _estimator(args):
     for name, value in params.items():
         if isinstance(value, EstimatorDefault):
             params[name] = value.value
-    return SparseAutoencoder(**params, random_state=args.seed)
+    return SparseAutoencoder(
+        **params, random_state=args.seed, block_rows=args.block_rows
+    )
 
 
 @contextmanager
@@ -166,20 +174,26 @@ def _interrupt_flag():
 
 def run_train(args) -> int:
     """Train, then write the model, pictures and figures; 130 if interrupted."""
-    from ..models import load
-
     checkpoint = args.output / "checkpoint.safetensors"
+    if cluster.wanted(args):
+        if args.resume:
+            raise ValueError("--resume is for runs in memory, not with --scheduler")
+        claim_folder(args.output, overwrite=args.overwrite)
+        with _interrupt_flag() as interrupted:
+            bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
+            return cluster.run_train(args, _estimator(args), bar, _write_history)
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
     )
     if args.resume:
-        if not checkpoint.is_file():
-            raise FileNotFoundError(
-                f"--resume: no checkpoint at {checkpoint}; run without --resume "
-                "to start afresh"
-            )
-        model = load(checkpoint)
+        given = {
+            name: getattr(args, name)
+            for name, _, _ in HYPERPARAMETERS
+            if not isinstance(getattr(args, name), EstimatorDefault)
+        }
+        model = resumed_model(args.output, args.data, given)
     else:
+        claim_folder(args.output, overwrite=args.overwrite)
         model = _estimator(args)
     args.output.mkdir(parents=True, exist_ok=True)
     # A run killed while saving leaves its temporary file; this run owns the
@@ -192,8 +206,7 @@ def run_train(args) -> int:
         saver = Checkpointer(checkpoint, every_seconds=args.checkpoint_every)
 
         def callback(model, progress):
-            if model.solver != "lbfgs":
-                saver(model, progress)
+            saver(model, progress)
             return bar(model, progress)
 
         try:
@@ -209,25 +222,91 @@ def run_train(args) -> int:
             print(f"warning: {warning.message}", file=sys.stderr)
         if interrupted():
             model.save(checkpoint, extra=extra)
-            how = (
-                "L-BFGS cannot resume: start again"
-                if model.solver == "lbfgs"
-                else "continue with the same command and --resume"
-            )
+            config = _config(args, model, X, image_shape)
+            _write_history(model, args.output)
+            _write_report(model, X, args.output, config, image_shape)
+            how = "continue with the same command and --resume"
             print(
                 f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
-                f"{checkpoint}; {how}"
+                f"{checkpoint} (report.html and history.csv beside it); {how}"
             )
             return 130
     seconds = time.perf_counter() - start
-    _write_results(model, X, args.output, image_shape, extra, seconds)
+    config = _config(args, model, X, image_shape)
+    _write_results(model, X, args.output, image_shape, extra, seconds, config)
     checkpoint.unlink(missing_ok=True)
     return 0
 
 
-def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
+def _config(args, model, X, image_shape) -> dict:
+    """Everything needed to repeat the run and to know what it ran on."""
+    from threadpoolctl import threadpool_info
+
+    from .._version import __version__
+    from ..training.state import data_fingerprint
+
+    params = model.get_params(deep=False)
+    params["dtype"] = np.dtype(params["dtype"]).name
+    return {
+        "hyperparameters": params,
+        "seed": args.seed,
+        "resumed": args.resume,
+        "library_version": __version__,
+        "command_line": shlex.join(getattr(args, "command_line", ["sparseae"])),
+        "threads": [
+            {
+                "library": pool["prefix"],
+                "api": pool["internal_api"],
+                "threads": pool["num_threads"],
+            }
+            for pool in threadpool_info()
+        ],
+        "data": {
+            "source": args.data,
+            # The patches depend on their number and seed; other data do not.
+            "patches": args.patches if args.data == "patches" else None,
+            "seed": args.seed if args.data == "patches" else None,
+            "n_samples": len(X),
+            "n_features": X.shape[1],
+            "dtype": X.dtype.name,
+            "image_shape": image_shape and list(image_shape),
+            # As the training state's: BLAKE2b (128 bits) of shape, type, bytes.
+            "fingerprint": data_fingerprint(X),
+        },
+    }
+
+
+def _write_history(model, folder: Path) -> None:
+    """One row per iteration (L-BFGS) or epoch (SGD, Adam): history.csv."""
+    keys = list(model.history_)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["iteration", *keys])
+    for i, row in enumerate(zip(*(model.history_[k] for k in keys), strict=True)):
+        writer.writerow([i + 1, *(repr(float(v)) for v in row)])
+    write_bytes_atomically(folder / "history.csv", text.getvalue().encode())
+
+
+def _write_report(model, X, folder: Path, config, image_shape, summary=None):
+    # Imported here, as Jinja2 and Matplotlib are only needed now.
+    from ..report import write_report
+
+    return write_report(
+        folder / "report.html",
+        model,
+        X,
+        history=model.history_,
+        config=config,
+        image_shape=image_shape,
+        summary=summary,
+        title=f"sparseae report: {folder.resolve().name}",
+    )
+
+
+def _write_results(model, X, folder: Path, image_shape, extra, seconds, config):
     # Imported here: matplotlib takes a third of the command's start-up time,
     # which a run interrupted before its end never needs.
+    from ..metrics import summarize
     from ..plotting import plot_loss_curve, save_filters
 
     model.save(folder / "model.safetensors", extra=extra)
@@ -246,6 +325,8 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
         penalty=model.penalty,
         output=model.output_activation,
         loss=model.loss,
+        activation=model.hidden_activation,
+        k=model.k,
     )
     rho_hat = model.transform(X).mean(axis=0)
     metrics = {
@@ -264,16 +345,27 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
         "mean_activation": float(rho_hat.mean()),
         "mean_activation_gap": float(np.abs(rho_hat - model.sparsity_target).mean()),
         "score": model.score(X),
+        "config": config,
+    }
+    # One pass over X serves metrics.json and the report's unit cards.
+    summary = summarize(model, X, top_k=9, bins=20)
+    metrics["units"] = {
+        key: value
+        for key, value in summary.items()
+        if key not in ("top_inputs", "histograms")
     }
     write_bytes_atomically(
         folder / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
     )
-    written = ["model.safetensors", "metrics.json", "loss.png"]
+    _write_history(model, folder)
+    written = ["model.safetensors", "metrics.json", "history.csv", "loss.png"]
     curves = {k: model.history_[k] for k in ("loss", "reconstruction", "sparsity")}
     plot_loss_curve(folder / "loss.png", curves, title=f"sparseae {model.solver}")
     if image_shape is not None:
         save_filters(folder / "filters.png", model.components_, image_shape=image_shape)
         written.append("filters.png")
+    _write_report(model, X, folder, config, image_shape, summary)
+    written.append("report.html")
     print(
         f"data:            {len(X)} samples of {X.shape[1]} features ({extra['data']})"
     )
@@ -285,5 +377,11 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds) -> None:
     print(
         f"mean activation: {metrics['mean_activation']:.4g} "
         f"(target {model.sparsity_target})"
+    )
+    units = metrics["units"]
+    print(
+        f"units:           L0 {units['l0']:.3g} of {model.n_components}, FVU "
+        f"{units['fvu']:.3g}, {units['dead_units']['count']} dead, "
+        f"{units['saturated_units']['count']} saturated"
     )
     print(f"written to {folder}: {', '.join(written)}")

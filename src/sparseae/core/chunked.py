@@ -6,7 +6,11 @@ With Σ a2, the output-layer sums and the two hidden-layer sums of
 gradient of all the rows together, never holding more than one chunk and one
 block of its activations.  Data larger than memory, memory-mapped ``.npy``
 files and data made on the fly are trained with the same mathematics as
-arrays in memory, and agree with :func:`sparseae.evaluate` to rounding.
+arrays in memory.  The rows are cut into the same blocks of ``block_rows``
+rows as in memory, whatever the chunks' sizes (a block that straddles two
+chunks is copied together), and the blocks' sums are added by the same fixed
+tree (:class:`~sparseae.core.partial_sums.TreeSum`), so the result equals
+:func:`sparseae.evaluate` on all the rows to the last bit.
 
 A source of chunks is an array (taken in chunks of rows), a re-iterable such
 as a list or :class:`ArrayChunks`, or a function of no arguments that returns
@@ -23,9 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from .kernel import n_workers, sum_blocks
 from .objective import make_settings
 from .params import Params
-from .partial_sums import Evaluation, block_sums, finish_sums
+from .partial_sums import (
+    Evaluation,
+    PartialSums,
+    TreeSum,
+    finish_sums,
+    resolve_block_rows,
+)
 
 __all__ = [
     "ArrayChunks",
@@ -82,6 +93,9 @@ class NpyChunks:
         A ``.npy`` file holding a 2-D array in C order.
     chunk_rows : int, optional
         Rows per chunk; by default about 16 million numbers per chunk.
+    dtype : numpy dtype, optional
+        Floating type to give the chunks in (each converted as it is read);
+        by default the file's.
 
     Examples
     --------
@@ -94,7 +108,8 @@ class NpyChunks:
     ((6, 2), [28.0, 38.0])
     """
 
-    def __init__(self, path: str | Path, chunk_rows: int | None = None):
+    def __init__(self, path: str | Path, chunk_rows: int | None = None, dtype=None):
+        target = dtype
         with open(path, "rb") as file:
             version = np.lib.format.read_magic(file)
             read_header = (
@@ -109,12 +124,13 @@ class NpyChunks:
                 f"{path} must hold a 2-D array in C order, got shape {shape}"
                 + (" in Fortran order" if fortran_order else "")
             )
-        self.path, self.shape, self.dtype = Path(path), shape, dtype
+        self.path, self.shape, self._stored = Path(path), shape, dtype
+        self.dtype = dtype if target is None else np.dtype(target)
         self.chunk_rows = _chunk_rows(chunk_rows, shape[1])
 
     def __iter__(self) -> Iterator[np.ndarray]:
         m, n = self.shape
-        row_bytes = n * self.dtype.itemsize
+        row_bytes = n * self._stored.itemsize
         with open(self.path, "rb") as file:
             for start in range(0, m, self.chunk_rows):
                 rows = min(self.chunk_rows, m - start)
@@ -128,10 +144,10 @@ class NpyChunks:
                     offset=base,
                 )
                 chunk = np.ndarray(
-                    (rows, n), self.dtype, buffer=view, offset=begin - base
+                    (rows, n), self._stored, buffer=view, offset=begin - base
                 )
                 del view  # the chunk alone keeps the mapping alive
-                yield chunk
+                yield chunk.astype(self.dtype, copy=False)
                 del chunk
 
 
@@ -184,7 +200,12 @@ def _check_chunk(chunk, n_features, dtype):
 
 
 def evaluate_chunks(
-    params: Params, chunks, *, compute_grad: bool = True, **hyperparameters
+    params: Params,
+    chunks,
+    *,
+    compute_grad: bool = True,
+    block_rows: int | None = None,
+    **hyperparameters,
 ) -> Evaluation:
     """Evaluate the full-batch objective, and its gradient, in one pass.
 
@@ -199,6 +220,10 @@ def evaluate_chunks(
         later chunks and the parameters are converted to it.
     compute_grad : bool, default=True
         Whether to compute the gradient.
+    block_rows : int, optional
+        Rows per block, as for :func:`sparseae.evaluate`; by default its
+        default for the source's shape when the source has one (an array,
+        :class:`ArrayChunks`, :class:`NpyChunks`), else four cache-sized tiles.
     **hyperparameters
         ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
         optionally ``penalty``, ``output``, ``loss``, as for
@@ -207,7 +232,8 @@ def evaluate_chunks(
     Returns
     -------
     Evaluation
-        The same as :func:`sparseae.evaluate` on all the chunks stacked.
+        The same as :func:`sparseae.evaluate` on all the chunks stacked, with
+        the same ``block_rows``, to the last bit.
 
     Examples
     --------
@@ -219,24 +245,70 @@ def evaluate_chunks(
     >>> hyper = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4)
     >>> chunked = evaluate_chunks(params, ArrayChunks(X, chunk_rows=7), **hyper)
     >>> whole = evaluate(params, X, **hyper)
-    >>> bool(np.allclose(chunked.grads.W1, whole.grads.W1, rtol=1e-12))
+    >>> bool((chunked.grads.vector == whole.grads.vector).all())
     True
     """
     return _evaluate_chunks(
-        params, chunks, make_settings(**hyperparameters), compute_grad
+        params, chunks, make_settings(**hyperparameters), compute_grad, block_rows
     )
 
 
-def _evaluate_chunks(params, chunks, settings, compute_grad=True) -> Evaluation:
-    total, dtype = None, None
+def _source_rows(chunks):
+    """The number of rows a source will give, when it says so."""
+    shape = getattr(chunks, "shape", None)
+    if shape is None and isinstance(chunks, ArrayChunks):
+        shape = chunks.X.shape
+    return shape[0] if shape is not None and len(shape) == 2 else None
+
+
+def _evaluate_chunks(
+    params, chunks, settings, compute_grad=True, block_rows=None
+) -> Evaluation:
+    n, h = params.n_features, params.n_hidden
+    rows = _source_rows(chunks)
+    block_rows = resolve_block_rows(
+        block_rows, rows if rows is not None else 1 << 62, n, h
+    )
+    tree, blocks, carry, dtype = TreeSum(), 0, None, None
+
+    def add_blocks(X):
+        nonlocal blocks
+
+        def emit(index, fields):
+            tree.add(blocks + index, PartialSums(**fields))
+
+        sum_blocks(
+            params,
+            settings,
+            X,
+            block_rows,
+            emit,
+            grad=compute_grad,
+            n_threads=n_workers(X.shape[0], n, h),
+        )
+        blocks += -(-X.shape[0] // block_rows)
+
     for chunk in _open(chunks):
-        chunk, dtype = _check_chunk(chunk, params.n_features, dtype)
-        if chunk.shape[0] == 0:
-            continue
+        chunk, dtype = _check_chunk(chunk, n, dtype)
         if params.dtype != dtype:
             params = params.astype(dtype)
-        part = block_sums(params, settings, chunk, grad=compute_grad)
-        total = part if total is None else total + part
+        if carry is not None:
+            # A block that straddles chunks: its rows copied together.
+            take = block_rows - carry.shape[0]
+            carry = np.concatenate([carry, chunk[:take]])
+            chunk = chunk[take:]
+            if carry.shape[0] < block_rows:
+                continue
+            add_blocks(carry)
+            carry = None
+        whole = chunk.shape[0] - chunk.shape[0] % block_rows
+        if whole:
+            add_blocks(chunk[:whole])
+        if whole < chunk.shape[0]:
+            carry = np.array(chunk[whole:])
+    if carry is not None:
+        add_blocks(carry)
+    total = tree.total()
     if total is None:
         raise ValueError("chunks gave no rows; the objective needs at least one")
     return finish_sums(total, params, settings)
@@ -257,7 +329,12 @@ def loss_and_grad_chunks(params: Params, chunks, **hyperparameters):
 
 
 def flat_loss_and_grad(
-    chunks, n_features: int, n_hidden: int, **hyperparameters
+    chunks,
+    n_features: int,
+    n_hidden: int,
+    *,
+    block_rows: int | None = None,
+    **hyperparameters,
 ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
     """The objective over ``chunks`` as a function of one flat float64 vector.
 
@@ -270,6 +347,8 @@ def flat_loss_and_grad(
         As for :func:`evaluate_chunks`.
     n_features, n_hidden : int
         Layer sizes.
+    block_rows : int, optional
+        Rows per block, as for :func:`evaluate_chunks`.
     **hyperparameters
         ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
         optionally ``penalty``, ``output``, ``loss``.
@@ -297,7 +376,7 @@ def flat_loss_and_grad(
 
     def loss_and_grad(theta):
         params = Params.from_vector(theta, n_features, n_hidden)
-        evaluation = _evaluate_chunks(params, chunks, settings)
+        evaluation = _evaluate_chunks(params, chunks, settings, True, block_rows)
         return evaluation.terms.total, evaluation.grads.vector.astype(np.float64)
 
     return loss_and_grad

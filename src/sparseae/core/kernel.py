@@ -1,4 +1,4 @@
-"""The objective and its gradient as sums over row blocks, in memory and fast.
+"""The objective's sums over one block of rows, in memory and fast.
 
 Every term of J and of its gradient is a sum over samples, except that the
 hidden error δ2 needs ρ̂, a mean over all of them.  ``docs/derivation.md``
@@ -6,48 +6,57 @@ eq. (11) splits ∇W1 and ∇b1 so that every sum can be taken block by block,
 
     m ∇W1 = (δ3 W2 ⊙ f')ᵀ X + diag(β s) f'ᵀ X + m λ W1,
 
-at the price of one more product, f'ᵀ X.  Two ways of going over the data are
-built from the same block operations:
+at the price of one more product, f'ᵀ X, taken together with the first as one
+product of twice the width.
 
-- one pass (``BlockSums(deferred=True)``): forward, output error and both
-  hidden sums of eq. (11) in each block; memory is one block of activations.
-- two passes over in-memory data: the first keeps a2 of as many rows as a
-  memory budget allows (one pass for the rest) and gives ρ̂, the second
-  gives the kept rows the exact δ2 of eq. (8); five products instead of six
-  for each kept row, for h more numbers in memory.
+The rows are partitioned into blocks of ``block_rows`` rows, counted from the
+first row: the partition depends on the number of rows and ``block_rows``
+only, never on threads or workers.  Each block is summed by one thread, in
+cache-sized tiles whose sums it adds in order, into sums of its own; how the
+blocks' sums add up is fixed too (:class:`~sparseae.core.partial_sums.TreeSum`),
+so the result is the same to the last bit on one thread or many, in memory, from
+a file or on a cluster.
 
-Each worker thread owns one ``BlockSums``: its buffers, sized to one block,
-and its running sums, added together at the end into a
-:class:`~sparseae.core.partial_sums.PartialSums`, which
-:func:`~sparseae.core.partial_sums.finish_sums` turns into the loss and
-gradient.  Buffers are reused and every operation writes into them, so a block
-allocates nothing of its size.
+:class:`BlockSums` holds one thread's buffers, sized to one tile, and the sums
+of the block it is working on.  Buffers are reused and every operation writes
+into them, so a tile allocates nothing of its size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 
+from .activations import activate_, sigmoid_, slope
 from .penalties import Penalty
-from .sparsity import sparsity_slope
-from .threads import available_workers
+from .threads import WorkerPool, available_workers
 
 __all__ = [
     "BlockSums",
+    "sigmoid_",
     "Settings",
-    "block_rows",
+    "default_block_rows",
     "n_workers",
-    "new_workers",
-    "one_pass",
-    "two_passes",
+    "sum_blocks",
+    "tile_rows",
 ]
 
-# Rows per block: the (rows, n) buffers of a worker then stay in its core's
-# L2 cache between the operations that reuse them, and still give the BLAS
+# Rows per tile: the (rows, n) buffers of a thread then stay in its core's L2
+# cache between the operations that reuse them, and still give the BLAS
 # products long enough to run at full speed.
-_BLOCK_ELEMENTS = 1 << 18
+_TILE_ELEMENTS = 1 << 18
+# Tiles per block by default: a block's sums (3 n h numbers) are added once
+# per block, which is noise next to its products.
+_TILES_PER_BLOCK = 4
+# At least this many blocks by default when the rows allow, so that two
+# threads share the work (a thread ends at most one block after the other);
+# more, smaller blocks cost more in calls than they gain in balance (the
+# classic 10,000 x 64 -> 25 ran 1.3 times slower in blocks of 625 rows than
+# of 2,500).
+_MIN_BLOCKS = 4
+_MIN_BLOCK_ROWS = 256
 # Below this many multiply-adds per product (m n h, here 8 Mi), handing
 # blocks to another thread costs more than it saves.  The classic 10,000 x 64
 # -> 25 problem (16 Mi) ran 1.5 times faster in float64 with the second thread
@@ -65,30 +74,36 @@ class Settings(NamedTuple):
     penalty: Penalty
     output: str
     loss: str
+    activation: str = "sigmoid"
+    k: int | None = None
 
 
-def block_rows(n_features: int, n_hidden: int) -> int:
-    """Rows per block for ``n_features`` visible and ``n_hidden`` hidden units."""
-    return max(16, _BLOCK_ELEMENTS // max(n_features, 2 * n_hidden))
+def tile_rows(n_features: int, n_hidden: int) -> int:
+    """Rows per cache-sized tile of an ``n_features``-``n_hidden`` autoencoder."""
+    return max(16, _TILE_ELEMENTS // max(n_features, 2 * n_hidden))
 
 
-def sigmoid_(z: np.ndarray) -> np.ndarray:
-    """Logistic sigmoid in place, as ½ + ½ tanh(z/2).
+def default_block_rows(n_rows: int, n_features: int, n_hidden: int) -> int:
+    """Rows per block when ``block_rows`` is not given.
 
-    NumPy's vectorised tanh is many times faster than ``scipy.special.expit``
-    and cannot overflow; the result is exact to a few ulps of 1, which is all
-    the objective needs (it uses a2 and x̂ in sums and differences, never in
-    ratios).
+    Four tiles, or fewer rows when that leaves fewer than 4 blocks, but not
+    fewer than 256 rows (a minibatch is one block); a function of the shape
+    alone, so every path that sums the same data partitions it the same way.
+
+    Examples
+    --------
+    >>> default_block_rows(60_000, 784, 196), default_block_rows(10_000, 64, 25)
+    (1336, 2500)
+    >>> default_block_rows(200, 64, 25)
+    200
     """
-    z *= 0.5
-    np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
-    return z
+    rows = _TILES_PER_BLOCK * tile_rows(n_features, n_hidden)
+    rows = min(rows, -(-n_rows // _MIN_BLOCKS))
+    return max(1, rows, min(n_rows, _MIN_BLOCK_ROWS))
 
 
 class BlockSums:
-    """One worker's buffers and running sums for one evaluation.
+    """One thread's buffers, and the sums of the block it is summing.
 
     Parameters
     ----------
@@ -97,50 +112,90 @@ class BlockSums:
     settings : Settings
         Hyperparameters.
     rows : int
-        Largest block this worker is given.
+        Rows of the largest tile.
     grad : bool
         Whether to compute the gradient sums.
-    deferred : bool
-        Make room for the sums of eq. (11), which do not need ρ̂; without
-        it, every block must be given β s for the sums of eq. (10).
     """
 
-    def __init__(self, params, settings, rows, *, grad, deferred):
+    def __init__(self, params, settings, rows, *, grad):
         n, h, dtype = params.n_features, params.n_hidden, params.dtype
-        self.params, self.settings = params, settings
-        self.grad, self.deferred = grad, deferred
-        self.A = np.empty((rows, h), dtype)  # a2 of the block, when not kept
+        self.params, self.settings, self.grad = params, settings, grad
+        self.A = np.empty((rows, h), dtype)  # a2 of the tile
         self.Z = np.empty((rows, n), dtype)  # z3, then x̂, then 1 − x̂
         self.T = np.empty((rows, n), dtype)  # x̂ − x, then δ3
-        self.reconstruction = 0.0  # Python floats: the loss sums in float64
         self._ones = np.ones(rows, dtype)
+        if grad:
+            # (rows, 2h): the left half is δ3 W2, the right half f'; one product
+            # with X then gives both sums of eq. (11).
+            self.S = np.empty((rows, 2 * h), dtype)
+            self._nh = np.empty((n, h), dtype)
+            self._hn = np.empty((2 * h, n), dtype)
+        self.start()
+
+    def start(self) -> None:
+        """Begin a block: its sums are new arrays, filled by its first tile."""
+        n, h, dtype = self.params.n_features, self.params.n_hidden, self.params.dtype
+        self.first = True
+        self.reconstruction = 0.0  # Python floats: the loss sums in float64
         self.a2_sum = np.zeros(h)
-        if not grad:
-            return
-        # (rows, 2h): the left half is δ3 W2, the right half f'; one product
-        # with X then gives both sums of eq. (11).
-        self.S = np.empty((rows, 2 * h), dtype)
-        self.gW2 = np.zeros((n, h), dtype)
-        self.gb2 = np.zeros(n, dtype)
-        self.gW1 = np.zeros((2 * h if deferred else h, n), dtype)
-        self.gb1 = np.zeros(2 * h if deferred else h, dtype)
-        self._nh = np.empty((n, h), dtype)
-        self._hn = np.empty_like(self.gW1)
+        if self.grad:
+            self.gW2 = np.empty((n, h), dtype)
+            self.gb2 = np.empty(n, dtype)
+            self.gW1 = np.empty((2 * h, n), dtype)
+            self.gb1 = np.empty(2 * h, dtype)
+
+    def fields(self, n_rows: int) -> dict:
+        """The block's sums, named as the fields of ``PartialSums``."""
+        fields = dict(
+            n_rows=n_rows, reconstruction=self.reconstruction, a2_sum=self.a2_sum
+        )
+        if self.grad:
+            fields.update(
+                grad_W2=self.gW2, grad_b2=self.gb2, grad_W1=self.gW1, grad_b1=self.gb1
+            )
+        return fields
 
     def _column_sums(self, M):
         # A product with ones: several times faster than M.sum(axis=0) on the
-        # tall, narrow blocks here.
+        # tall, narrow tiles here.
         return self._ones[: M.shape[0]] @ M
+
+    def _product(self, a, b, total, scratch):
+        """Add the product ``a @ b`` to ``total``.
+
+        The first tile's product goes straight into ``total``: 0 + x = x
+        exactly, so that is the same as adding it to zeros.
+        """
+        if self.first:
+            np.matmul(a, b, out=total)
+        else:
+            np.matmul(a, b, out=scratch)
+            total += scratch
+
+    def _column_sum(self, total, M):
+        if self.first:
+            total[...] = self._column_sums(M)
+        else:
+            total += self._column_sums(M)
+
+    def add_tile(self, X) -> None:
+        """Add the rows ``X`` (a C-ordered tile) to the block's sums."""
+        A = self.A[: X.shape[0]]
+        self.encode(X, A)
+        self.output(X, A)
+        if self.grad:
+            self.hidden(X, A)
+        self.first = False
 
     def encode(self, X, A):
         """Write a2 of the rows ``X`` into ``A`` and add them to Σ a2."""
         np.matmul(X, self.params.W1.T, out=A)  # (rows, h), eq. (1)
         A += self.params.b1
-        sigmoid_(A)
+        activate_(A, self.settings.activation, self.settings.k)
         self.a2_sum += self._column_sums(A)  # m ρ̂, eq. (4)
 
     def output(self, X, A):
-        """Add the block's reconstruction loss and, if asked, its output sums.
+        """Add the tile's reconstruction loss and, if asked, its output sums.
 
         Leaves δ3 W2 in the left half of ``S`` for :meth:`hidden`.
         """
@@ -166,106 +221,76 @@ class BlockSums:
                 T *= Z  # δ3 = (x̂ − x) x̂ (1 − x̂), eq. (6)
         if not self.grad:
             return
-        np.matmul(T.T, A, out=self._nh)  # eq. (9)
-        self.gW2 += self._nh
-        self.gb2 += self._column_sums(T)
+        self._product(T.T, A, self.gW2, self._nh)  # eq. (9)
+        self._column_sum(self.gb2, T)
         np.matmul(T, W2, out=self.S[:rows, : A.shape[1]])  # δ3 W2, eq. (8)
 
-    def hidden(self, X, A, s=None):
-        """Add the block's hidden-layer sums: eq. (11), or eq. (10) given s."""
+    def hidden(self, X, A):
+        """Add the tile's two hidden-layer sums of eq. (11)."""
         rows, h = A.shape
         S = self.S[:rows]
-        error, slope = S[:, :h], S[:, h:]
-        np.subtract(1, A, out=slope)
-        slope *= A  # f'(z2) = a2 (1 − a2)
-        if s is None:
-            error *= slope  # δ3 W2 ⊙ f', eq. (11)
-            product, width = S, 2 * h
-        else:
-            error += s  # δ2 = (δ3 W2 + β s) ⊙ f', eq. (8)
-            error *= slope
-            product, width = error, h
-        out = self._hn[:width]
-        np.matmul(product.T, X, out=out)  # eq. (10) or (11)
-        self.gW1[:width] += out
-        self.gb1[:width] += self._column_sums(product)
-
-    def add(self, other: BlockSums) -> None:
-        """Add another worker's sums to these."""
-        self.reconstruction += other.reconstruction
-        self.a2_sum += other.a2_sum
-        if self.grad:
-            for name in ("gW2", "gb2", "gW1", "gb1"):
-                getattr(self, name)[...] += getattr(other, name)
+        error, f_prime = S[:, :h], S[:, h:]
+        slope(A, self.settings.activation, out=f_prime)  # f'(z2) from a2
+        error *= f_prime  # δ3 W2 ⊙ f', eq. (11)
+        self._product(S.T, X, self.gW1, self._hn)  # both products of eq. (11)
+        self._column_sum(self.gb1, S)
 
 
-def one_pass(pool, workers, X) -> None:
-    """Add every row block of ``X`` to the workers' sums (eq. 11 if grad)."""
-    rows = _even_blocks(X.shape[0], workers[0].A.shape[0], pool.n_workers)
-
-    def task(sums, start, stop):
-        block = np.ascontiguousarray(X[start:stop])
-        A = sums.A[: stop - start]
-        sums.encode(block, A)
-        sums.output(block, A)
-        if sums.grad:
-            sums.hidden(block, A)
-
-    pool.run_blocks(task, workers, n_rows=X.shape[0], block_rows=rows)
+def _tiles(n_rows: int, largest: int) -> int:
+    """Rows per tile so that a block of ``n_rows`` splits into even tiles."""
+    count = -(-n_rows // largest)
+    return -(-n_rows // count)
 
 
-def two_passes(
-    pool, workers, X, settings, kept, previous_rho_hat=None, rho_decay=0.0
+def sum_blocks(
+    params,
+    settings: Settings,
+    X,
+    block_rows: int,
+    emit: Callable[[int, dict], None],
+    *,
+    grad: bool = True,
+    n_threads: int = 1,
 ) -> None:
-    """Add ``X`` to the workers' sums, keeping a2 of its first ``kept`` rows.
+    """Sum every block of ``block_rows`` rows of ``X``, on ``n_threads`` threads.
 
-    Those rows are encoded first and their a2 kept; the other rows go through
-    :func:`one_pass`; then, with ρ̂ known (or the running estimate formed from
-    it and ``previous_rho_hat``, :mod:`sparseae.core.sparsity`), the kept rows
-    get the exact δ2 of eq. (8).  Five products for a kept row, six for the
-    others.
+    ``emit(index, fields)`` receives each block's sums (the fields of
+    ``PartialSums``, as new arrays) with its index from 0, from whichever
+    thread summed it, as soon as it is done.  A block's tiles, and so its
+    sums, depend on ``block_rows`` and the shape alone.
     """
-    m, (largest, h) = X.shape[0], workers[0].A.shape
-    rows = _even_blocks(kept, largest, pool.n_workers)
-    a2 = np.empty((kept, h), workers[0].A.dtype)  # (kept, h)
-    pool.run_blocks(
-        lambda sums, start, stop: sums.encode(X[start:stop], a2[start:stop]),
-        workers,
-        n_rows=kept,
-        block_rows=rows,
-    )
-    if kept < m:
-        one_pass(pool, workers, X[kept:])
-    a2_sum = np.sum([sums.a2_sum for sums in workers], axis=0)
-    s = sparsity_slope(a2_sum, m, settings, a2.dtype, previous_rho_hat, rho_decay)[2]
-    s = s.astype(a2.dtype)
+    m, n, h = X.shape[0], params.n_features, params.n_hidden
+    tile = _tiles(block_rows, tile_rows(n, h))
+    n_threads = max(1, min(n_threads, -(-m // block_rows)))
+    workers = [
+        BlockSums(params, settings, min(tile, m), grad=grad) for _ in range(n_threads)
+    ]
 
     def task(sums, start, stop):
-        block = np.ascontiguousarray(X[start:stop])
-        sums.output(block, a2[start:stop])
-        sums.hidden(block, a2[start:stop], s)
+        for begin in range(start, stop, tile):
+            sums.add_tile(_rows(X, begin, min(begin + tile, stop)))
+        fields = sums.fields(stop - start)
+        sums.start()
+        emit(start // block_rows, fields)
 
-    pool.run_blocks(task, workers, n_rows=kept, block_rows=rows)
+    with WorkerPool(n_threads) as pool:
+        pool.run_blocks(task, workers, n_rows=m, block_rows=block_rows)
 
 
-def _even_blocks(m, largest, workers):
-    """Rows per block so that the blocks share out evenly between workers."""
-    count = -(-m // largest)
-    count = -(-count // workers) * workers
-    return -(-m // count)
+def _rows(X, start, stop):
+    """The rows ``start:stop`` of ``X`` as a C-ordered array.
+
+    A sparse matrix (CSR, whose rows are cheap to slice) is densified here,
+    one tile at a time, so that it goes through the same kernel as an array
+    without ever needing memory for all of its zeros.
+    """
+    if hasattr(X, "toarray"):
+        return X[start:stop].toarray()
+    return np.ascontiguousarray(X[start:stop])
 
 
 def n_workers(m: int, n: int, h: int) -> int:
     """Threads worth starting for ``m`` rows of an n-h-n autoencoder."""
     if m * n * h < _PARALLEL_WORK:
         return 1
-    return min(available_workers(), -(-m // block_rows(n, h)))
-
-
-def new_workers(params, settings, count, grad, deferred, rows=None):
-    """``count`` sets of buffers and sums, for blocks of up to ``rows`` rows."""
-    rows = min(block_rows(params.n_features, params.n_hidden), rows or np.inf)
-    return [
-        BlockSums(params, settings, rows, grad=grad, deferred=deferred)
-        for _ in range(count)
-    ]
+    return available_workers()

@@ -25,11 +25,11 @@ import numbers
 
 import numpy as np
 
-from .kernel import Settings, n_workers, new_workers, one_pass, two_passes
+from .activations import ACTIVATIONS, activate_
+from .kernel import Settings
 from .params import Params
-from .partial_sums import Evaluation, LossTerms, PartialSums, finish_sums
+from .partial_sums import Evaluation, LossTerms, block_sums, finish_sums
 from .penalties import get_penalty
-from .threads import WorkerPool
 
 __all__ = [
     "LOSSES",
@@ -46,12 +46,6 @@ __all__ = [
 ]
 
 OUTPUTS = ("sigmoid", "linear")
-# a2 is kept between two passes for every row when that takes at most
-# _KEEP_BYTES; beyond, for as many rows as _KEEP_FRACTION of the data's bytes
-# hold.  With the L-BFGS history (about 0.3 times the data at MNIST scale in
-# float32) full-batch training then stays within 1.5 times the data's bytes.
-_KEEP_BYTES = 16 << 20
-_KEEP_FRACTION = 1 / 32
 LOSSES = ("squared", "cross_entropy")
 
 
@@ -63,6 +57,8 @@ def check_hyperparameters(
     penalty: str = "kl",
     output: str = "sigmoid",
     loss: str = "squared",
+    activation: str = "sigmoid",
+    k: int | None = None,
 ) -> None:
     """Raise a ``ValueError`` naming the first hyperparameter out of range.
 
@@ -94,6 +90,28 @@ def check_hyperparameters(
             f"loss='cross_entropy' needs output='sigmoid' (predictions in (0, 1)), "
             f"got output={output!r}; use loss='squared' with a linear output"
         )
+    _check_activation(activation, k, penalty)
+
+
+def _check_activation(activation, k, penalty):
+    """The hidden unit and what it allows (docs/derivation.md#relu-topk)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"activation must be one of {list(ACTIVATIONS)}, got {activation!r}"
+        )
+    if activation == "relu" and penalty == "kl":
+        raise ValueError(
+            "activation='relu' needs penalty='l1' or 'squared', got penalty='kl': "
+            "the KL penalty is defined for mean activations in (0, 1) and ReLU "
+            "units are unbounded"
+        )
+    if activation == "topk" and (
+        isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1
+    ):
+        raise ValueError(
+            f"activation='topk' needs k, the units kept per sample, an integer "
+            f">= 1, got k={k!r}"
+        )
 
 
 def _real(value, name):
@@ -101,17 +119,24 @@ def _real(value, name):
         raise ValueError(f"{name} must be a real number, got {value!r}")
 
 
-def encode(params: Params, X: np.ndarray) -> np.ndarray:
-    """Hidden activations ``a2 = sigmoid(X W1ᵀ + b1)``, eq. (1).
+def encode(
+    params: Params, X: np.ndarray, activation: str = "sigmoid", k: int | None = None
+) -> np.ndarray:
+    """Hidden activations ``a2 = f(X W1ᵀ + b1)``, eq. (1).
+
+    ``activation`` and ``k`` are those of :func:`evaluate`
+    (:mod:`sparseae.core.activations`).
 
     Returns
     -------
     ndarray of shape (n_samples, n_hidden)
     """
-    from scipy.special import expit  # 0.5 s to import: only when first used
-
     a2 = X @ params.W1.T
     a2 += params.b1
+    if activation != "sigmoid":
+        return activate_(a2, activation, k)
+    from scipy.special import expit  # 0.5 s to import: only when first used
+
     return expit(a2, out=a2)
 
 
@@ -151,23 +176,25 @@ def evaluate(
     penalty: str = "kl",
     output: str = "sigmoid",
     loss: str = "squared",
+    activation: str = "sigmoid",
+    k: int | None = None,
     compute_grad: bool = True,
     previous_rho_hat: np.ndarray | None = None,
     rho_decay: float = 0.0,
+    block_rows: int | None = None,
 ) -> Evaluation:
     """Evaluate the objective, and optionally its gradient.
 
     Computation happens in the data's floating type (float32 or float64; any
     other type is converted to float64); parameters of another type are cast.
-    Rows are taken in cache-sized blocks on as many threads as the BLAS may use
-    (see :mod:`threadpoolctl`), with sums of the loss in float64.  The hidden
-    activations a2 of all rows, when they take at most 16 MiB, or else of as
-    many rows as 1/32 of the data's bytes hold, are kept between two passes,
-    which costs five matrix products per row; the other rows take the sums of
-    ``docs/derivation.md`` eq. (11) in one pass, six products per row and
-    memory of one block.
-    :func:`sparseae.core.chunked.evaluate_chunks` takes one pass over data that is
-    not in memory.
+    Rows are taken in blocks of ``block_rows`` on as many threads as the BLAS
+    may use (see :mod:`threadpoolctl`), with sums of the loss in float64, in
+    one pass with the sums of ``docs/derivation.md`` eq. (11); the blocks'
+    sums add up in a fixed order (:func:`~sparseae.core.partial_sums.block_sums`),
+    so the result is the same to the last bit on any number of threads, and
+    the same as :func:`sparseae.core.chunked.evaluate_chunks` over chunks of a
+    multiple of ``block_rows`` rows, or a Dask evaluation
+    (:mod:`sparseae.distributed`).
 
     Parameters
     ----------
@@ -187,6 +214,11 @@ def evaluate(
         Output activation g.
     loss : {"squared", "cross_entropy"}, default="squared"
         Reconstruction loss; cross-entropy needs a sigmoid output.
+    activation : {"sigmoid", "relu", "topk"}, default="sigmoid"
+        Hidden unit f (:mod:`sparseae.core.activations`); relu needs the
+        l1 or squared penalty, topk has no sparsity term.
+    k : int or None, default=None
+        Units kept per sample by topk.
     compute_grad : bool, default=True
         Whether to back-propagate.
     previous_rho_hat : ndarray of shape (n_hidden,) or None, default=None
@@ -196,6 +228,9 @@ def evaluate(
         (:mod:`sparseae.core.sparsity`).
     rho_decay : float, default=0.0
         α of the running estimate, in [0, 1]; 0 uses the rows' own ρ̂.
+    block_rows : int, optional
+        Rows per block; by default a function of the shape
+        (:func:`sparseae.core.kernel.default_block_rows`).
 
     Returns
     -------
@@ -230,6 +265,8 @@ def evaluate(
         penalty=penalty,
         output=output,
         loss=loss,
+        activation=activation,
+        k=k,
     )
     X = _check_data(params, X)
     _check_rho_policy(previous_rho_hat, rho_decay, params.n_hidden)
@@ -242,6 +279,7 @@ def evaluate(
         compute_grad=compute_grad,
         previous_rho_hat=previous_rho_hat,
         rho_decay=rho_decay,
+        block_rows=block_rows,
     )
 
 
@@ -253,6 +291,7 @@ def _evaluate(
     compute_grad: bool = True,
     previous_rho_hat: np.ndarray | None = None,
     rho_decay: float = 0.0,
+    block_rows: int | None = None,
 ) -> Evaluation:
     """:func:`evaluate` on checked input: the hot path of training loops.
 
@@ -260,18 +299,9 @@ def _evaluate(
     in its floating type, ``settings`` from :func:`make_settings`; nothing is
     checked again.
     """
-    (m, n), h = X.shape, params.n_hidden
-    kept = _kept_rows(X, h) if compute_grad else 0
-    with WorkerPool(n_workers(m, n, h)) as pool:
-        workers = new_workers(
-            params, settings, pool.n_workers, compute_grad, kept < m, m
-        )
-        if kept:
-            two_passes(pool, workers, X, settings, kept, previous_rho_hat, rho_decay)
-        else:
-            one_pass(pool, workers, X)
+    total = block_sums(params, settings, X, grad=compute_grad, block_rows=block_rows)
     return finish_sums(
-        PartialSums.from_workers(workers, m),
+        total,
         params,
         settings,
         previous_rho_hat=previous_rho_hat,
@@ -290,14 +320,6 @@ def _check_rho_policy(previous_rho_hat, rho_decay, n_hidden):
         )
 
 
-def _kept_rows(X, n_hidden):
-    """Rows whose a2 the memory budget can keep between two passes."""
-    row_bytes = n_hidden * X.itemsize
-    if X.shape[0] * row_bytes <= _KEEP_BYTES:
-        return X.shape[0]
-    return int(_KEEP_FRACTION * X.nbytes // row_bytes)
-
-
 def make_settings(**hyperparameters) -> Settings:
     """Check keyword hyperparameters of :func:`evaluate` once and bundle them.
 
@@ -305,7 +327,9 @@ def make_settings(**hyperparameters) -> Settings:
     ----------
     **hyperparameters
         ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
-        optionally ``penalty``, ``output``, ``loss``, as for :func:`evaluate`.
+        optionally ``penalty``, ``output``, ``loss``, ``activation``, ``k``,
+        as for :func:`evaluate`.  With ``activation="topk"`` the sparsity
+        term is dropped (β = 0): k makes the codes sparse.
 
     Returns
     -------
@@ -321,15 +345,23 @@ def make_settings(**hyperparameters) -> Settings:
     'kl'
     """
     hyper = {"penalty": "kl", "output": "sigmoid", "loss": "squared"}
+    hyper |= {"activation": "sigmoid", "k": None}
     hyper.update(hyperparameters)
     check_hyperparameters(**hyper)
+    beta, penalty = hyper["sparsity_weight"], hyper["penalty"]
+    if hyper["activation"] == "topk":
+        # k alone makes the codes sparse: no sparsity term (β = 0; the L1
+        # penalty, finite for any ρ̂ >= 0, so that 0 × P stays 0).
+        beta, penalty = 0.0, "l1"
     return Settings(
         rho=hyper["sparsity_target"],
-        beta=hyper["sparsity_weight"],
+        beta=beta,
         lam=hyper["weight_decay"],
-        penalty=get_penalty(hyper["penalty"]),
+        penalty=get_penalty(penalty),
         output=hyper["output"],
         loss=hyper["loss"],
+        activation=hyper["activation"],
+        k=hyper["k"] if hyper["activation"] == "topk" else None,
     )
 
 
@@ -343,6 +375,8 @@ def loss_and_grad(
     penalty: str = "kl",
     output: str = "sigmoid",
     loss: str = "squared",
+    activation: str = "sigmoid",
+    k: int | None = None,
 ) -> tuple[float, Params]:
     """Objective J of ``docs/derivation.md`` eq. (3) and its gradient.
 
@@ -378,6 +412,8 @@ def loss_and_grad(
         penalty=penalty,
         output=output,
         loss=loss,
+        activation=activation,
+        k=k,
     )
     return evaluation.terms.total, evaluation.grads
 
@@ -392,6 +428,8 @@ def loss_terms(
     penalty: str = "kl",
     output: str = "sigmoid",
     loss: str = "squared",
+    activation: str = "sigmoid",
+    k: int | None = None,
 ) -> LossTerms:
     """The three terms of J separately, for reporting; no gradient is computed.
 
@@ -411,5 +449,7 @@ def loss_terms(
         penalty=penalty,
         output=output,
         loss=loss,
+        activation=activation,
+        k=k,
         compute_grad=False,
     ).terms

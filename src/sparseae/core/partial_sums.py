@@ -4,10 +4,21 @@ Every term of J and of its gradient is a sum over samples once the hidden
 gradient is split as in ``docs/derivation.md`` eq. (11): only s of eq. (7) needs
 ρ̂, a mean over all the rows, and it multiplies a sum, f'ᵀ X, that does not.  So
 :func:`block_sums` turns any block of rows into a :class:`PartialSums`, partial
-sums add up (``a + b``, or ``sum(parts)`` in the order given), and
-:func:`finish_sums` forms ρ̂, s, the loss terms and the gradient from the total.
-A block can be evaluated anywhere, on another thread, process or machine: a
-:class:`PartialSums` holds only numbers and arrays.
+sums add up (``a + b``), and :func:`finish_sums` forms ρ̂, s, the loss terms
+and the gradient from the total.  A block can be evaluated anywhere, on another
+thread, process or machine: a :class:`PartialSums` holds only numbers and
+arrays.
+
+Floating-point addition is not associative, so the order in which the sums of
+many blocks are added decides the last bits of the result.  Every path adds
+them by the same fixed pairwise tree over the blocks' indices
+(:class:`TreeSum`, :func:`tree_sum`): blocks 0 and 1, 2 and 3, … then those
+pairs in pairs, and so on.  With rows partitioned into blocks of
+``block_rows`` rows from the first (:func:`block_sums`), the sums of the same
+data are the same to the last bit whether they are taken on one thread or
+several, in memory, from a file or on a cluster: any 2^k consecutive blocks
+starting at a multiple of 2^k form a subtree, which can be summed apart and
+added in later.
 
 Since s is applied at the finish, any ρ̂ can be used there: the data-wide mean
 of eq. (4), or the running estimate of a minibatch run
@@ -16,17 +27,28 @@ of eq. (4), or the running estimate of a minibatch run
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
-from .kernel import BlockSums, Settings, n_workers, new_workers, one_pass
+from .kernel import Settings, default_block_rows, n_workers, sum_blocks
 from .params import Params
 from .sparsity import sparsity_slope
-from .threads import WorkerPool
 
-__all__ = ["Evaluation", "LossTerms", "PartialSums", "block_sums", "finish_sums"]
+__all__ = [
+    "Evaluation",
+    "LossTerms",
+    "PartialSums",
+    "TreeSum",
+    "block_sums",
+    "finish_sums",
+    "resolve_block_rows",
+    "tree_sum",
+]
+
+_GRADS = ("grad_W2", "grad_b2", "grad_W1", "grad_b1")
 
 
 class LossTerms(NamedTuple):
@@ -79,18 +101,16 @@ class PartialSums:
         Σ δ3.
     grad_W1 : ndarray of shape (2 * n_hidden, n_features) or None
         The two bracketed products of eq. (11) stacked: (δ3 W2 ⊙ f')ᵀ X, then
-        f'ᵀ X, which :func:`finish_sums` multiplies by β s.  (The in-memory
-        path of :func:`sparseae.evaluate` may already have β s in the first
-        half for rows whose a2 it kept, eq. (10), and then leaves them out of
-        the second; with every row kept, the second half is absent.)
+        f'ᵀ X, which :func:`finish_sums` multiplies by β s.
     grad_b1 : ndarray of shape (2 * n_hidden,) or None
         Σ δ3 W2 ⊙ f', then Σ f'.
 
     Notes
     -----
     The gradient sums are in the computation's floating type, the loss sums in
-    float64.  Sums add in the order written, so a fixed order of additions
-    (a fixed reduction tree) gives the same result to the last bit every time.
+    float64.  ``a + b`` and ``b + a`` are equal to the last bit, but
+    ``(a + b) + c`` and ``a + (b + c)`` need not be: :func:`tree_sum` adds
+    many in the one order every path uses.
 
     Examples
     --------
@@ -102,8 +122,8 @@ class PartialSums:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.uniform(size=(100, 8))
     >>> params = Params.initialize(8, 3, rng=rng)
-    >>> parts = [block_sums(params, settings, X[i:i + 30]) for i in range(0, 100, 30)]
-    >>> total = sum(parts)
+    >>> parts = [block_sums(params, settings, X[i:i + 32]) for i in range(0, 100, 32)]
+    >>> total = tree_sum(parts)
     >>> total.n_rows, total.grad_W1.shape
     (100, (6, 8))
     >>> evaluation = finish_sums(total, params, settings)
@@ -125,18 +145,12 @@ class PartialSums:
         return self.grad_W1 is not None
 
     def __add__(self, other: PartialSums) -> PartialSums:
-        if not isinstance(other, PartialSums):
-            return NotImplemented
-        if self.has_grad != other.has_grad or self.a2_sum.shape != other.a2_sum.shape:
-            raise ValueError(
-                "cannot add partial sums of different problems: n_hidden "
-                f"{self.a2_sum.shape[0]} with gradient={self.has_grad} and "
-                f"{other.a2_sum.shape[0]} with gradient={other.has_grad}"
-            )
+        _check_compatible(self, other)
         grads = {}
         if self.has_grad:
-            for name in ("grad_W2", "grad_b2", "grad_W1", "grad_b1"):
-                grads[name] = getattr(self, name) + getattr(other, name)
+            grads = {
+                name: getattr(self, name) + getattr(other, name) for name in _GRADS
+            }
         return PartialSums(
             self.n_rows + other.n_rows,
             self.reconstruction + other.reconstruction,
@@ -151,23 +165,141 @@ class PartialSums:
         return NotImplemented
 
     @classmethod
-    def from_workers(cls, workers: list[BlockSums], n_rows: int) -> PartialSums:
-        """Add the workers' running sums, in order, into the first worker's.
-
-        The result holds the first worker's arrays, not copies.
-        """
-        total = workers[0]
-        for other in workers[1:]:
-            total.add(other)
+    def empty(cls, n_features: int, n_hidden: int, dtype, grad: bool = True):
+        """Sums over no rows."""
         grads = {}
-        if total.grad:
+        if grad:
             grads = dict(
-                grad_W2=total.gW2,
-                grad_b2=total.gb2,
-                grad_W1=total.gW1,
-                grad_b1=total.gb1,
+                grad_W2=np.zeros((n_features, n_hidden), dtype),
+                grad_b2=np.zeros(n_features, dtype),
+                grad_W1=np.zeros((2 * n_hidden, n_features), dtype),
+                grad_b1=np.zeros(2 * n_hidden, dtype),
             )
-        return cls(n_rows, total.reconstruction, total.a2_sum, **grads)
+        return cls(0, 0.0, np.zeros(n_hidden), **grads)
+
+
+def _check_compatible(a, b):
+    if not isinstance(b, PartialSums):
+        raise TypeError(f"cannot add PartialSums and {type(b).__name__}")
+    if a.has_grad != b.has_grad or a.a2_sum.shape != b.a2_sum.shape:
+        raise ValueError(
+            "cannot add partial sums of different problems: n_hidden "
+            f"{a.a2_sum.shape[0]} with gradient={a.has_grad} and "
+            f"{b.a2_sum.shape[0]} with gradient={b.has_grad}"
+        )
+
+
+def _add_into(a: PartialSums, b: PartialSums) -> PartialSums:
+    """``a + b`` written into ``a``'s arrays: the same bits, no new arrays."""
+    _check_compatible(a, b)
+    a.a2_sum[...] += b.a2_sum
+    if a.has_grad:
+        for name in _GRADS:
+            getattr(a, name)[...] += getattr(b, name)
+    return PartialSums(
+        a.n_rows + b.n_rows,
+        a.reconstruction + b.reconstruction,
+        a.a2_sum,
+        **{name: getattr(a, name) for name in _GRADS},
+    )
+
+
+class TreeSum:
+    """Adds the sums of blocks 0, 1, 2, … by a fixed pairwise tree, as they come.
+
+    Node ``(level, j)`` is the sum of blocks ``j·2^level`` to
+    ``(j+1)·2^level − 1``: the sum of its two children, or its left child
+    alone when the right one lies beyond the last block.  Blocks may be given
+    in any order, from any thread; a node is added as soon as both children
+    are in, so at most about log2(blocks) sums wait at a time when blocks come
+    roughly in order.  The arrays of the sums given are reused (added into),
+    so give each block's sums only once.
+
+    Examples
+    --------
+    >>> tree = TreeSum()
+    >>> for index in (2, 0, 1):
+    ...     tree.add(index, PartialSums(1, float(index), np.zeros(1)))
+    >>> tree.total().reconstruction  # (0 + 1) + 2
+    3.0
+    """
+
+    def __init__(self):
+        self._nodes: dict[tuple[int, int], PartialSums] = {}
+        self._lock = threading.Lock()
+
+    def add(self, index: int, part: PartialSums, level: int = 0) -> None:
+        """Add the sums of block ``index`` (or of node ``(level, index)``)."""
+        while True:
+            with self._lock:
+                sibling = self._nodes.pop((level, index ^ 1), None)
+                if sibling is None:
+                    self._nodes[(level, index)] = part
+                    return
+            # Both children are here and nobody else holds either: add them
+            # outside the lock, then offer the parent.
+            part = _add_into(part, sibling)
+            level, index = level + 1, index >> 1
+
+    def total(self) -> PartialSums | None:
+        """The root, once every block is in; None when no block was given.
+
+        What is left waiting are the nodes whose right sibling lies beyond the
+        last block, one per level at most: the tree adds them right to left.
+        """
+        with self._lock:
+            nodes = sorted(
+                self._nodes.items(), key=lambda item: item[0][1] << item[0][0]
+            )
+            self._nodes = {}
+        total = None
+        for _, part in reversed(nodes):
+            total = part if total is None else _add_into(part, total)
+        return total
+
+
+def tree_sum(parts) -> PartialSums:
+    """Sums of consecutive blocks, added by the fixed pairwise tree of :class:`TreeSum`.
+
+    Does not modify ``parts``.  The same as giving each to a :class:`TreeSum`
+    with its position as index.
+
+    Examples
+    --------
+    >>> parts = [PartialSums(1, x, np.zeros(1)) for x in (1.0, 1e100, -1e100)]
+    >>> tree_sum(parts).reconstruction  # (1 + 1e100) + -1e100
+    0.0
+    """
+    level = list(parts)
+    if not level:
+        raise ValueError("tree_sum needs at least one PartialSums, got none")
+    while len(level) > 1:
+        pairs = [level[i] + level[i + 1] for i in range(0, len(level) - 1, 2)]
+        level = pairs + level[len(level) - len(level) % 2 :]
+    return level[0]
+
+
+def resolve_block_rows(
+    block_rows: int | None, n_rows: int, n_features: int, n_hidden: int
+) -> int:
+    """``block_rows`` checked, or its default for this shape when None.
+
+    Examples
+    --------
+    >>> resolve_block_rows(None, 60_000, 784, 196), resolve_block_rows(500, 9, 8, 3)
+    (1336, 500)
+    """
+    if block_rows is None:
+        return default_block_rows(n_rows, n_features, n_hidden)
+    if (
+        isinstance(block_rows, bool)
+        or not isinstance(block_rows, int | np.integer)
+        or block_rows < 1
+    ):
+        raise ValueError(
+            f"block_rows must be a positive integer or None, got {block_rows!r}"
+        )
+    return int(block_rows)
 
 
 def block_sums(
@@ -176,13 +308,19 @@ def block_sums(
     X: np.ndarray,
     *,
     grad: bool = True,
+    block_rows: int | None = None,
     n_threads: int | None = None,
 ) -> PartialSums:
     """Partial sums of the objective, and of its gradient, over the rows ``X``.
 
-    The rows go through in cache-sized blocks, each in one pass (eq. 11), on
-    ``n_threads`` threads that take fixed shares of the blocks, so the result
-    is the same on every call with the same thread count.
+    The rows are partitioned into blocks of ``block_rows`` rows from the
+    first, each summed in one pass (eq. 11) by one of ``n_threads`` threads,
+    and the blocks' sums added by :func:`tree_sum`'s fixed tree: the result
+    does not depend on the number of threads.  When ``X`` is 2^k consecutive
+    blocks of a larger array starting at a multiple of 2^k blocks (or its
+    last, shorter run of blocks), the result is a node of that array's tree,
+    so :func:`tree_sum` of such runs' sums equals ``block_sums`` of the whole
+    to the last bit.
 
     Parameters
     ----------
@@ -195,9 +333,12 @@ def block_sums(
         Rows, float32 or float64; ``n_rows`` may be 0.
     grad : bool, default=True
         Whether to compute the gradient sums.
+    block_rows : int, optional
+        Rows per block; by default :func:`sparseae.core.kernel.default_block_rows`
+        of ``X``'s shape.  Pass the same value for every part of one data set.
     n_threads : int, optional
-        Threads to use; by default as many as the BLAS may use when the block
-        is large enough to gain from them.
+        Threads to use; by default as many as the BLAS may use when the rows
+        are enough to gain from them.
 
     Returns
     -------
@@ -213,13 +354,22 @@ def block_sums(
     if params.dtype != X.dtype:
         params = params.astype(X.dtype)
     (m, n), h = X.shape, params.n_hidden
+    if m == 0:
+        return PartialSums.empty(n, h, X.dtype, grad)
+    block_rows = resolve_block_rows(block_rows, m, n, h)
     if n_threads is None:
         n_threads = n_workers(m, n, h)
-    workers = new_workers(params, settings, max(1, n_threads), grad, True, max(1, m))
-    if m:
-        with WorkerPool(len(workers)) as pool:
-            one_pass(pool, workers, X)
-    return PartialSums.from_workers(workers, m)
+    tree = TreeSum()
+    sum_blocks(
+        params,
+        settings,
+        X,
+        block_rows,
+        lambda index, fields: tree.add(index, PartialSums(**fields)),
+        grad=grad,
+        n_threads=n_threads,
+    )
+    return tree.total()
 
 
 def finish_sums(
@@ -275,12 +425,10 @@ def finish_sums(
     np.divide(total.grad_b2, m, out=gb2)
     gW1[...] = total.grad_W1[:h]
     gb1[...] = total.grad_b1[:h]
-    if total.grad_W1.shape[0] > h:
-        # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.  (Rows whose
-        # δ2 already held β s, eq. (8), left nothing here.)
-        s = s.astype(dtype)
-        gW1 += s[:, None] * total.grad_W1[h:]
-        gb1 += s * total.grad_b1[h:]
+    # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.
+    s = s.astype(dtype)
+    gW1 += s[:, None] * total.grad_W1[h:]
+    gb1 += s * total.grad_b1[h:]
     gW1 /= m  # eq. (10)
     gW1 += lam * W1
     gb1 /= m

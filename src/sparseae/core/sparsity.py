@@ -91,6 +91,11 @@ def sparsity_slope(a2_sum, m, settings, dtype, previous_rho_hat=None, rho_decay=
     # Clamped so that the penalty and its derivative stay finite at a saturated
     # unit (docs/derivation.md, section 7).
     eps = np.finfo(dtype).eps
-    rho_clamped = np.clip(rho_hat, eps, 1 - eps)
+    if settings.activation == "sigmoid":
+        rho_clamped = np.clip(rho_hat, eps, 1 - eps)
+    else:
+        # ReLU codes have ρ̂ in [0, ∞): the L1 and squared penalties allowed
+        # with them are finite there, and a clamp would change their value.
+        rho_clamped = np.asarray(rho_hat, dtype=np.float64)
     s = settings.beta * settings.penalty.derivative(rho_clamped, settings.rho)  # (7)
     return rho_hat.astype(dtype), rho_clamped, s

@@ -110,12 +110,12 @@ class WorkerPool:
     Examples
     --------
     >>> import numpy as np
-    >>> sums = [np.zeros(1), np.zeros(1)]
-    >>> def add_rows(total, start, stop):
-    ...     total += np.arange(start, stop).sum()
+    >>> sums = np.zeros(15)
+    >>> def add_rows(state, start, stop):
+    ...     sums[start // 7] = np.arange(start, stop).sum()
     >>> with WorkerPool(2) as pool:
-    ...     pool.run_blocks(add_rows, sums, n_rows=100, block_rows=7)
-    >>> float(sums[0][0] + sums[1][0])
+    ...     pool.run_blocks(add_rows, [None, None], n_rows=100, block_rows=7)
+    >>> float(sums.sum())
     4950.0
     """
 
@@ -139,22 +139,26 @@ class WorkerPool:
         n_rows: int,
         block_rows: int,
     ) -> None:
-        """Call ``task(state, start, stop)`` on consecutive row blocks.
+        """Call ``task(state, start, stop)`` once on each block of consecutive rows.
 
-        Each thread owns one of ``states`` (its buffers and running sums) and
-        takes every ``n_workers``-th block, starting from its own index.  The
-        assignment is fixed, not first come first served, so that each state
-        sums the same rows in the same order on every call and the result is
-        reproducible to the last bit: a thread taking whichever block is next
-        would balance the load on a busy machine better, but would make the
-        rounding of the sums, and so a whole L-BFGS run, depend on timing.
+        Each thread owns one of ``states`` (its buffers) and takes the next
+        block not yet taken, first come first served, so the threads finish
+        within one block of each other even on a busy machine.  Which thread
+        sums which block then depends on timing, so a task must give each
+        block sums of its own (the kernel does, and adds them in a fixed order
+        afterwards) for the result not to.
         """
         n_workers = min(self.n_workers, len(states))
-        starts = range(0, n_rows, block_rows)
+        starts = iter(range(0, n_rows, block_rows))
+        claim = threading.Lock()
 
         def work(index):
             state = states[index]
-            for start in starts[index::n_workers]:
+            while True:
+                with claim:
+                    start = next(starts, None)
+                if start is None:
+                    return
                 task(state, start, min(start + block_rows, n_rows))
 
         # Pool threads start from a fresh context and NumPy's defaults: the

@@ -6,5 +6,6 @@ Importing this package registers the estimators' model-file formats, so the
 
 from ..io.model_file import load, read_info, save
 from ._persistence import FORMAT
+from ._stacked_persistence import FORMAT as STACKED_FORMAT
 
-__all__ = ["FORMAT", "load", "read_info", "save"]
+__all__ = ["FORMAT", "STACKED_FORMAT", "load", "read_info", "save"]

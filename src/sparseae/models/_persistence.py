@@ -3,7 +3,8 @@
 :mod:`sparseae.io.model_file` writes and reads the file (digest, envelope,
 atomic write); this module says what a :class:`SparseAutoencoder` puts in it
 (the four weight blocks, and for a model trained by minibatches the
-optimiser's state, the running ρ̂ and the epoch's order, as arrays; the
+optimiser's state, the running ρ̂ and the epoch's order, for one trained by
+L-BFGS its iterate, gradient and correction pairs, as arrays; the
 configuration, dtype, history and the rest of the training state as JSON) and
 checks what comes back.  It registers the format when imported, which
 importing :mod:`sparseae.models` does.
@@ -17,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..core.params import BLOCK_NAMES, Params
 from ..io.model_file import ModelFileError, check_fields, register
 from ..training.history import HISTORY_KEYS
-from ..training.state import MinibatchState
+from ..training.state import LbfgsRun, MinibatchState
 from .autoencoder import SparseAutoencoder
 
 __all__ = ["FORMAT"]
@@ -25,6 +26,9 @@ __all__ = ["FORMAT"]
 FORMAT = "sparseae.SparseAutoencoder"
 WEIGHTS = {"W1": "components_", "b1": "intercept_hidden_"}
 WEIGHTS |= {"W2": "decoder_weights_", "b2": "intercept_visible_"}
+# Estimator parameters that older files lack, with the values those files'
+# models had.
+ADDED_PARAMS = {"hidden_activation": "sigmoid", "k": None, "unit_norm_decoder": False}
 # The document's fields after the common head, in the order written, and
 # their types; every one must be there, and no other.
 FIELDS = {
@@ -103,7 +107,9 @@ def _check_document(document: dict) -> None:
 
 def _unfitted(document: dict) -> SparseAutoencoder:
     """An unfitted estimator with the document's checked parameters."""
-    params = document["params"]
+    # Parameters added since files were first written take the value that
+    # behaves as those files' models did.
+    params = ADDED_PARAMS | document["params"]
     check_fields("params", params, SparseAutoencoder().get_params())
     model = SparseAutoencoder(**params)
     try:
@@ -133,7 +139,7 @@ def _check_arrays(document: dict, arrays: dict[str, np.ndarray]) -> None:
             raise ModelFileError(f"has NaN or infinite values in {name}")
 
 
-def _training_state(document: dict, arrays: dict) -> MinibatchState | None:
+def _training_state(document: dict, arrays: dict) -> MinibatchState | LbfgsRun | None:
     if document["training"] is None:
         return None
     n, h = document["n_features_in"], document["params"]["n_components"]
@@ -142,7 +148,17 @@ def _training_state(document: dict, arrays: dict) -> MinibatchState | None:
         for name, value in arrays.items()
         if name.startswith("training.")
     }
+    if document["training"].get("solver") == "lbfgs":
+        # An L-BFGS run (files from before it was resumable have none).
+        try:
+            run = LbfgsRun.from_saved(saved, document["training"])
+            run.check(Params.vector_size(n, h), document["params"]["lbfgs_memory"])
+        except ValueError as error:
+            raise ModelFileError(f"has a damaged training state: {error}") from None
+        return run
     try:
+        for name in ("optimizer", "rng", "sums"):
+            _refuse_booleans(name, document["training"].get(name))
         state = MinibatchState.from_saved(saved, document["training"])
         state.check(
             Params.vector_size(n, h),
@@ -153,6 +169,20 @@ def _training_state(document: dict, arrays: dict) -> MinibatchState | None:
     except ValueError as error:
         raise ModelFileError(f"has a damaged training state: {error}") from None
     return state
+
+
+def _refuse_booleans(where: str, value) -> None:
+    """Raise ``ValueError`` at a JSON true or false among numbers.
+
+    Python takes ``False`` for 0 and ``True`` for 1, so a hand-edited
+    ``"momentum": false`` would otherwise load and train as 0.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"{where} is {str(value).lower()}, where a number belongs")
+    items = value.items() if isinstance(value, dict) else ()
+    items = enumerate(value) if isinstance(value, list) else items
+    for key, item in items:
+        _refuse_booleans(f"{where}.{key}", item)
 
 
 def restore(document: dict, arrays: dict[str, np.ndarray]) -> SparseAutoencoder:

@@ -1,23 +1,39 @@
 """What a fitted autoencoder does: encode, decode, score, save.
 
 Kept apart from :mod:`sparseae.models.autoencoder`, which is about training; the mixin
-needs the four fitted weight arrays and ``output_activation``.
+needs the four fitted weight arrays, ``output_activation``, ``hidden_activation``
+and ``k``.
+
+The mixin is a ``TransformerMixin`` itself: scikit-learn wraps ``transform`` for
+``set_output`` only in the class that defines it, so a plain mixin's
+``transform`` would ignore ``set_output(transform="pandas")`` and
+``sklearn.config_context(transform_output=...)``.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import scipy.sparse as sp
+from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..core.objective import decode, encode
 from ..core.params import Params
 from ..io.model_file import save as save_model
-from ._validation import check_dense_real, check_finite
+from ._validation import check_finite, check_real
+
+if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
+
+    from numpy.typing import ArrayLike
 
 __all__ = ["AutoencoderTransformMixin"]
 
 
-class AutoencoderTransformMixin:
+class AutoencoderTransformMixin(TransformerMixin):
     """Transform, inverse-transform, score and save a fitted autoencoder."""
 
     def _store(self, params: Params) -> None:
@@ -38,13 +54,27 @@ class AutoencoderTransformMixin:
     def _n_features_out(self):
         return self.n_components
 
-    def transform(self, X):
-        """Hidden activations of ``X``, each in (0, 1).
+    def _encode(self, X) -> np.ndarray:
+        """Hidden activations of checked ``X``; NaN from overflow is refused."""
+        codes = encode(self._params(), X, self.hidden_activation, self.k)
+        if not np.isfinite(codes).all():
+            # Finite inputs near the type's limit overflow in X W1ᵀ (inf − inf).
+            largest = abs(X).max() if sp.issparse(X) else np.abs(X).max()
+            raise ValueError(
+                f"X has values up to {float(largest):.3g}, too large to encode in "
+                f"{X.dtype}: the hidden units' inputs overflow; scale the data "
+                "(e.g. MinMaxScaler)"
+            )
+        return codes
+
+    def transform(self, X: ArrayLike | sp.sparray | sp.spmatrix) -> np.ndarray:
+        """Hidden activations of ``X``: in (0, 1) for sigmoid units, >= 0 otherwise.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode, checked as in ``fit``.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to encode: any finite values (the range [0, 1] that a
+            sigmoid output reconstructs matters only to training).
 
         Returns
         -------
@@ -54,9 +84,9 @@ class AutoencoderTransformMixin:
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
-        return encode(self._params(), X)
+        return self._encode(X)
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X: ArrayLike) -> np.ndarray:
         """Decode hidden activations back to the data space.
 
         Parameters
@@ -69,7 +99,7 @@ class AutoencoderTransformMixin:
         ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
-        check_dense_real(X)
+        check_real(X)
         codes = check_array(
             X, dtype=self.components_.dtype, ensure_all_finite=False, ensure_2d=False
         )
@@ -81,13 +111,13 @@ class AutoencoderTransformMixin:
             )
         return decode(self._params(), codes, self.output_activation)
 
-    def score(self, X, y=None):
+    def score(self, X: ArrayLike | sp.sparray | sp.spmatrix, y: Any = None) -> float:
         """Negative mean squared reconstruction error per sample (higher is better).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to reconstruct.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Data to reconstruct, any finite values.
         y : Ignored
             Not used, present for API consistency.
 
@@ -99,11 +129,17 @@ class AutoencoderTransformMixin:
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         params = self._params()
-        reconstruction = decode(params, encode(params, X), self.output_activation)
-        reconstruction -= X
+        reconstruction = decode(params, self._encode(X), self.output_activation)
+        if sp.issparse(X):
+            X = X.tocoo()
+            np.subtract.at(reconstruction, (X.row, X.col), X.data)
+        else:
+            reconstruction -= X
         return -0.5 * float(np.vdot(reconstruction, reconstruction)) / X.shape[0]
 
-    def save(self, path, *, extra=None):
+    def save(
+        self, path: str | PathLike[str], *, extra: dict[str, Any] | None = None
+    ) -> Path:
         """Write the model to ``path``; :func:`sparseae.load` reads it back.
 
         Parameters

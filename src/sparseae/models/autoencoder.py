@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -14,10 +17,13 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ..core.activations import ACTIVATIONS
+from ..core.chunked import NpyChunks, _evaluate_chunks
+from ..core.decoder_norm import decoder_gradient_, normalize_decoder_, unit_decoder
 from ..core.objective import LOSSES, OUTPUTS, _evaluate, make_settings
 from ..core.params import Params
 from ..core.penalties import PENALTIES
@@ -25,16 +31,33 @@ from ..core.sparsity import RHO_ESTIMATES
 from ..solvers import NonFiniteLossError
 from ..solvers.minibatch import make_optimizer
 from ..training.history import Record, new_history
-from ..training.lbfgs import LbfgsSettings, convergence_problem, fit_lbfgs
+from ..training.lbfgs import (
+    LbfgsSettings,
+    convergence_problem,
+    fit_lbfgs,
+    start_lbfgs,
+)
 from ..training.minibatch import (
     DIVERGENCE_FACTOR,
     MinibatchSettings,
     resolve_batch_size,
     train_minibatch,
 )
-from ..training.state import MinibatchState, data_fingerprint
+from ..training.state import LbfgsRun, MinibatchState, data_fingerprint
+from ._feedback import reports_progress, still_falling
 from ._transform import AutoencoderTransformMixin
-from ._validation import check_dense_real, check_finite
+from ._validation import (
+    SPARSE_FORMATS,
+    NumberInterval,
+    check_finite,
+    check_real,
+    check_target_range,
+)
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from ..training.progress import Progress
 
 __all__ = ["SparseAutoencoder"]
 
@@ -56,7 +79,7 @@ class SparseAutoencoder(
     TransformerMixin,
     BaseEstimator,
 ):
-    """Sparse autoencoder with sigmoid hidden units (``docs/derivation.md`` eq. 1-5).
+    """Sparse autoencoder: sigmoid, ReLU or top-k hidden units (``docs/derivation.md``).
 
     Learns ``W1, b1, W2, b2`` minimising mean squared (or cross-entropy)
     reconstruction error plus weight decay plus a sparsity penalty on the mean
@@ -81,6 +104,27 @@ class SparseAutoencoder(
         Output unit. Use "linear" for data not in [0, 1].
     loss : {"squared", "cross_entropy"}, default="squared"
         Reconstruction loss; cross-entropy needs a sigmoid output.
+    hidden_activation : {"sigmoid", "relu", "topk"}, default="sigmoid"
+        Hidden unit (``docs/derivation.md#relu-topk``).  "sigmoid" codes lie
+        in (0, 1) and any penalty applies.  "relu" codes are max(z, 0) and
+        need ``penalty="l1"`` (the mean L1 norm of the codes, as in most
+        interpretability work) or "squared"; KL is refused, being defined
+        only for mean activations in (0, 1).  "topk" keeps the ``k`` largest
+        pre-activations of each sample, after a ReLU, and zeroes the rest: k
+        sets the sparsity, so ``sparsity_target``, ``sparsity_weight`` and
+        ``penalty`` are not used.  See ``docs/frontier.md`` for how the three
+        compare.
+    k : int or None, default=None
+        Units kept per sample by "topk", in [1, n_components]; not used by
+        the other units.
+    unit_norm_decoder : bool, default=False
+        Hold every decoder column at unit norm, so that a penalty on the
+        codes cannot be dodged by shrinking the encoder and growing the
+        decoder.  Done for every solver as the change of variables
+        ``W2 = V / ‖V‖`` (per column) with its exact gradient, which keeps
+        L-BFGS's curvature pairs valid; SGD and Adam also rescale V to unit
+        columns before each step, which leaves the objective unchanged
+        (``docs/derivation.md#unit-norm-decoder``).
     solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
         Full-batch L-BFGS on the exact objective, minibatch SGD with momentum,
         or minibatch Adam.
@@ -109,16 +153,29 @@ class SparseAutoencoder(
     tol : float, default=1e-9
         L-BFGS stops when the loss decreases by less than ``tol`` relatively
         in one iteration; SGD and Adam when the epoch loss has not beaten its
-        best by ``tol`` relatively for ``n_iter_no_change`` epochs.
+        best by ``tol`` relatively for ``n_iter_no_change`` epochs.  A run
+        that ``max_iter`` ends instead warns (``ConvergenceWarning``) only if
+        its loss fell by more than 0.1% relatively over its last 10
+        iterations or epochs, scikit-learn's MLP default of 1e-4 per epoch:
+        a run that has flattened out that far is converged for practical
+        purposes, whatever ``tol`` asked.
     n_iter_no_change : int, default=10
         Epochs without improvement before SGD and Adam stop.
     random_state : int, RandomState instance or None, default=None
         Seed of the weight initialisation and of the minibatch order.
     verbose : int, default=0
-        When positive, minibatch solvers log each epoch's loss at INFO level to
-        the ``sparseae.training.minibatch`` logger.
+        When positive, print a line to standard output after every L-BFGS
+        iteration or minibatch epoch (``Iteration 12, loss = 0.386201, mean
+        activation = 0.0108``); when 2 or more, or positive in a Jupyter
+        notebook, show a tqdm progress bar too, if tqdm is installed.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Floating type of the computation and of the fitted weights.
+    block_rows : int or None, default=None
+        Rows per block of the objective's sums, which add up by a fixed tree:
+        the same data, ``block_rows`` and ``random_state`` give the same model
+        to the last bit on any number of threads, from a ``.npy`` file
+        (:meth:`fit_file`) or on a Dask cluster (``docs/distributed.md``).
+        None chooses from the data's shape (about four cache-sized tiles).
 
     Attributes
     ----------
@@ -153,13 +210,21 @@ class SparseAutoencoder(
     -----
     What the estimator accepts (``docs/reliability.md``):
 
-    - Dense arrays of real numbers, or anything NumPy turns into one (object
-      arrays of numbers, numbers written as strings).  NaN and infinite values
-      are refused with their count and the first position.  Sparse matrices are
-      refused: the reconstruction is dense whatever X is, so they would save no
-      memory.
-    - With a sigmoid output, values in [0, 1] only; the error suggests
-      scaling or ``output_activation="linear"``.
+    - Arrays of real numbers, or anything NumPy turns into one (object
+      arrays of numbers, numbers written as strings), and SciPy sparse
+      matrices (CSR; other formats are converted to it), which give the same
+      model as their dense equal: the kernel densifies one block of rows at a
+      time.  NaN and infinite values are refused with their count and the
+      first position.
+    - ``transform``, ``inverse_transform`` and ``score`` take any finite
+      values.  Training with a sigmoid output reconstructs values in [0, 1]:
+      with ``loss="cross_entropy"`` targets outside it are refused (the loss
+      is unbounded below there); with the squared error any value outside
+      it gives a ``UserWarning`` suggesting ``MinMaxScaler`` or
+      ``output_activation="linear"``, and training goes on (the part outside
+      is a floor under the error, nothing worse).  There is no "a little"
+      outside that passes silently: a scaler fitted on other data is the
+      usual cause, and one warning says so.
     - A single sample.  ρ̂ is then that sample's activations, so the penalty
       asks each unit to take the value ρ on it; the objective and its gradient
       stay exact, only "sparse across samples" has no meaning yet.
@@ -173,6 +238,11 @@ class SparseAutoencoder(
     References
     ----------
     A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford, 2011.
+
+    A. Makhzani and B. Frey, "k-Sparse Autoencoders", arXiv:1312.5663, 2013.
+
+    L. Gao et al., "Scaling and evaluating sparse autoencoders",
+    arXiv:2406.04093, 2024.
 
     Examples
     --------
@@ -193,32 +263,36 @@ class SparseAutoencoder(
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
-        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "n_components": [NumberInterval(Integral, 1, None, closed="left")],
+        "sparsity_target": [NumberInterval(Real, 0, 1, closed="neither")],
+        "sparsity_weight": [NumberInterval(Real, 0, None, closed="left")],
+        "weight_decay": [NumberInterval(Real, 0, None, closed="left")],
         "penalty": [StrOptions(set(PENALTIES))],
         "output_activation": [StrOptions(set(OUTPUTS))],
         "loss": [StrOptions(set(LOSSES))],
+        "hidden_activation": [StrOptions(set(ACTIVATIONS))],
+        "k": [NumberInterval(Integral, 1, None, closed="left"), None],
+        "unit_norm_decoder": ["boolean"],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [NumberInterval(Integral, 1, None, closed="left")],
+        "lbfgs_memory": [NumberInterval(Integral, 1, None, closed="left")],
         "batch_size": [
-            Interval(Integral, 1, None, closed="left"),
+            NumberInterval(Integral, 1, None, closed="left"),
             StrOptions({"auto"}),
         ],
         "learning_rate": [
-            Interval(Real, 0, None, closed="neither"),
+            NumberInterval(Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
         ],
-        "momentum": [Interval(Real, 0, 1, closed="left")],
+        "momentum": [NumberInterval(Real, 0, 1, closed="left")],
         "rho_estimate": [StrOptions(set(RHO_ESTIMATES))],
-        "rho_decay": [Interval(Real, 0, 1, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "rho_decay": [NumberInterval(Real, 0, 1, closed="left")],
+        "tol": [NumberInterval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [NumberInterval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "dtype": [type, np.dtype, StrOptions({"float64", "float32"})],
+        "block_rows": [NumberInterval(Integral, 1, None, closed="left"), None],
     }
 
     def __init__(
@@ -231,6 +305,9 @@ class SparseAutoencoder(
         penalty="kl",
         output_activation="sigmoid",
         loss="squared",
+        hidden_activation="sigmoid",
+        k=None,
+        unit_norm_decoder=False,
         solver="lbfgs",
         max_iter=400,
         lbfgs_memory=10,
@@ -244,6 +321,7 @@ class SparseAutoencoder(
         random_state=None,
         verbose=0,
         dtype=np.float64,
+        block_rows=None,
     ):
         self.n_components = n_components
         self.sparsity_target = sparsity_target
@@ -252,6 +330,9 @@ class SparseAutoencoder(
         self.penalty = penalty
         self.output_activation = output_activation
         self.loss = loss
+        self.hidden_activation = hidden_activation
+        self.k = k
+        self.unit_norm_decoder = unit_norm_decoder
         self.solver = solver
         self.max_iter = max_iter
         self.lbfgs_memory = lbfgs_memory
@@ -265,9 +346,27 @@ class SparseAutoencoder(
         self.random_state = random_state
         self.verbose = verbose
         self.dtype = dtype
+        self.block_rows = block_rows
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _settings(self):
         """The objective's hyperparameters, checked once for a whole run."""
+        activation, k = self.hidden_activation, self.k
+        if activation == "relu" and self.penalty == "kl":
+            raise ValueError(
+                "hidden_activation='relu' needs penalty='l1' or 'squared', got "
+                "penalty='kl': KL is defined for mean activations in (0, 1) and "
+                "ReLU codes are unbounded"
+            )
+        if activation == "topk" and (k is None or k > self.n_components):
+            raise ValueError(
+                "hidden_activation='topk' needs k, the units kept per sample, in "
+                f"[1, n_components={self.n_components}], got k={k!r}"
+            )
         return make_settings(
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
@@ -275,7 +374,35 @@ class SparseAutoencoder(
             penalty=self.penalty,
             output=self.output_activation,
             loss=self.loss,
+            activation=activation,
+            k=k,
         )
+
+    def _evaluator(self):
+        """``_evaluate``, or with ``unit_norm_decoder`` the same at W2 = V / ‖V‖."""
+        block_rows = self.block_rows
+
+        def base(params, X, settings, **options):
+            if isinstance(X, NpyChunks):  # fit_file: one pass over the file
+                grad = options.get("compute_grad", True)
+                return _evaluate_chunks(params, X, settings, grad, block_rows)
+            return _evaluate(params, X, settings, block_rows=block_rows, **options)
+
+        if not self.unit_norm_decoder:
+            return base
+
+        def evaluate(params, X, settings, **options):
+            unit, norms = unit_decoder(params)
+            evaluation = base(unit, X, settings, **options)
+            if evaluation.grads is not None:
+                decoder_gradient_(evaluation.grads.W2, unit.W2, norms)
+            return evaluation
+
+        return evaluate
+
+    def _store_unit(self, params: Params) -> None:
+        """Store weights of a solver's own copy, with unit decoder columns if asked."""
+        self._store(normalize_decoder_(params) if self.unit_norm_decoder else params)
 
     def _working_dtype(self) -> np.dtype:
         dtype = np.dtype(self.dtype)
@@ -283,13 +410,26 @@ class SparseAutoencoder(
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         return dtype
 
-    def _validate_X(self, X, *, reset: bool) -> np.ndarray:
+    def _validate_X(self, X, *, reset: bool, training: bool = False):
+        """``X`` as an array (or CSR matrix) of the working type, checked.
+
+        ``training``: also check that the output layer can reconstruct it
+        (:func:`~sparseae.models._validation.check_target_range`); encoding
+        and decoding take any finite input.
+        """
         if self.loss == "cross_entropy" and self.output_activation != "sigmoid":
             raise ValueError(
                 "loss='cross_entropy' needs output_activation='sigmoid', got "
                 f"output_activation={self.output_activation!r}"
             )
-        check_dense_real(X)
+        if type(X).__module__.startswith("dask"):
+            raise TypeError(
+                f"{type(self).__name__} takes arrays in memory, got a dask "
+                f"{type(X).__name__}, which would be computed into memory whole; "
+                "use sparseae.distributed.DaskSparseAutoencoder to train where the "
+                "data lie, or fit_file for a .npy file"
+            )
+        check_real(X)
         try:
             # Values too large for float32 become inf in the cast, which
             # check_finite reports with the remedy.
@@ -299,6 +439,7 @@ class SparseAutoencoder(
                     X,
                     dtype=self._working_dtype(),
                     reset=reset,
+                    accept_sparse=SPARSE_FORMATS,
                     ensure_all_finite=False,
                 )
         except (TypeError, ValueError) as error:
@@ -308,17 +449,21 @@ class SparseAutoencoder(
                 raise type(error)(f"X must hold real numbers: {error}") from None
             raise
         check_finite(X)
-        if self.output_activation == "sigmoid" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                f"X has values in [{X.min():.3g}, {X.max():.3g}], but "
-                "output_activation='sigmoid' reconstructs values in [0, 1]: scale "
-                "the data into [0, 1] (e.g. MinMaxScaler) or use "
-                "output_activation='linear'"
+        if training:
+            check_target_range(
+                X, output=self.output_activation, loss=self.loss, stacklevel=5
             )
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, *, callback=None):
+    @reports_progress
+    def fit(
+        self,
+        X: ArrayLike | sp.sparray | sp.spmatrix,
+        y: Any = None,
+        *,
+        callback: Callable[[SparseAutoencoder, Progress], bool | None] | None = None,
+    ) -> SparseAutoencoder:
         """Learn the autoencoder's weights from ``X``.
 
         Parameters
@@ -337,12 +482,12 @@ class SparseAutoencoder(
         self : SparseAutoencoder
             The fitted estimator.
         """
-        X = self._validate_X(X, reset=True)
+        X = self._validate_X(X, reset=True, training=True)
         settings = self._settings()
         rng = self._initialize(X)
         if self.solver == "lbfgs":
             self._training_state = None
-            self._fit_lbfgs(X, settings, callback)
+            self._fit_lbfgs(X, settings, callback, data_fingerprint(X))
             return self
         self._training_state = MinibatchState(
             rng, self._make_optimizer(), fitting=True, fingerprint=data_fingerprint(X)
@@ -350,9 +495,67 @@ class SparseAutoencoder(
         self._train_minibatch(X, settings, callback, fitting=True)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    @reports_progress
+    def fit_file(self, source, *, callback=None):
+        """Learn the weights by L-BFGS from a ``.npy`` file, without loading it.
+
+        Each evaluation reads the file once, chunk by chunk
+        (:class:`sparseae.core.chunked.NpyChunks`), so memory holds one chunk
+        and the model; the result is that of :meth:`fit` on the loaded array
+        to the last bit.
+
+        Parameters
+        ----------
+        source : str, path-like or NpyChunks
+            A ``.npy`` file of a 2-D array in C order.
+        callback : callable, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : SparseAutoencoder
+            The fitted estimator.
+        """
+        if self.solver != "lbfgs":
+            raise ValueError(
+                f"fit_file needs solver='lbfgs' (minibatches need the rows in "
+                f"random order), got solver={self.solver!r}"
+            )
+        if not isinstance(source, NpyChunks):
+            source = NpyChunks(source)
+        X = NpyChunks(source.path, source.chunk_rows, dtype=self._working_dtype())
+        low, high = np.inf, -np.inf
+        for chunk in X:
+            check_finite(chunk, name=f"{X.path.name} (a chunk)")
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.n_features_in_ = X.shape[1]
+        if X.shape[0] < 1:
+            raise ValueError(f"{X.path} holds no rows; fit needs at least one")
+        check_target_range(
+            np.array([[low, high]]),
+            output=self.output_activation,
+            loss=self.loss,
+            stacklevel=4,
+        )
+        self._initialize(X)
+        self._training_state = None
+        fingerprint = f"file:{X.path.resolve()}:{X.shape}:{X.dtype.str}"
+        self._fit_lbfgs(X, self._settings(), callback, fingerprint)
+        return self
+
     @available_if(_minibatch_solver)
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None, *, callback=None):
+    @reports_progress
+    def partial_fit(
+        self,
+        X: ArrayLike | sp.sparray | sp.spmatrix,
+        y: Any = None,
+        *,
+        callback: Callable[[SparseAutoencoder, Progress], bool | None] | None = None,
+    ) -> SparseAutoencoder:
         """One epoch of minibatch training on ``X``, initialising on the first call.
 
         Parameters
@@ -370,10 +573,10 @@ class SparseAutoencoder(
             The updated estimator.
         """
         first = not hasattr(self, "components_")
-        X = self._validate_X(X, reset=first)
+        X = self._validate_X(X, reset=first, training=True)
         settings = self._settings()
         rng = self._initialize(X) if first else self._generator()
-        if getattr(self, "_training_state", None) is None:
+        if not isinstance(getattr(self, "_training_state", None), MinibatchState):
             # New, or fitted by L-BFGS: the minibatch run starts from its weights.
             self._training_state = MinibatchState(rng, self._make_optimizer())
         # An epoch left unfinished by an earlier call belongs to other data.
@@ -383,11 +586,19 @@ class SparseAutoencoder(
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def resume_fit(self, X, *, callback=None):
+    @reports_progress
+    def resume_fit(
+        self,
+        X: ArrayLike | sp.sparray | sp.spmatrix,
+        *,
+        callback: Callable[[SparseAutoencoder, Progress], bool | None] | None = None,
+    ) -> SparseAutoencoder:
         """Continue a :meth:`fit` that a callback (or Ctrl-C in the CLI) stopped.
 
         Ends with the parameters an uninterrupted ``fit`` with the same
-        ``random_state`` would have reached, bit for bit.
+        ``random_state`` would have reached, bit for bit.  A fit that ended at
+        ``max_iter`` goes on to a larger ``max_iter`` (``set_params``) exactly
+        as one run of that many iterations would have.
 
         Parameters
         ----------
@@ -405,60 +616,99 @@ class SparseAutoencoder(
         state = getattr(self, "_training_state", None)
         if state is None:
             raise ValueError(
-                f"resume_fit needs a model trained by solver='sgd' or 'adam' with "
-                f"its training state (a checkpoint), got solver={self.solver!r} "
-                "without one"
+                f"resume_fit needs a model saved with its training state (a "
+                f"checkpoint, or a model fitted by this version), got "
+                f"solver={self.solver!r} without one"
+            )
+        kind = "lbfgs" if isinstance(state, LbfgsRun) else "sgd' or 'adam"
+        if (self.solver == "lbfgs") != isinstance(state, LbfgsRun):
+            raise ValueError(
+                f"the training state is of solver='{kind}', got "
+                f"solver={self.solver!r}; resume with the solver of the fit"
             )
         X = self._validate_X(X, reset=False)
-        if state.fitting and state.fingerprint != data_fingerprint(X):
+        extend = not state.fitting and self._can_extend(state)
+        if not (state.fitting or extend):
+            return self
+        if state.fingerprint != data_fingerprint(X):
             raise ValueError(
                 f"X of shape {X.shape} is not the data the interrupted fit was "
                 "using; resume with the same samples in the same order"
             )
-        if state.fitting:
+        if isinstance(state, LbfgsRun):
+            self._fit_lbfgs(X, self._settings(), callback, state.fingerprint)
+        else:
+            state.fitting = True
             self._train_minibatch(X, self._settings(), callback, fitting=True)
         return self
 
-    def _fit_lbfgs(self, X, settings, callback=None) -> None:
+    def _can_extend(self, state) -> bool:
+        """Whether a finished fit ended at a ``max_iter`` since raised."""
+        if state.fingerprint is None or self.n_iter_ >= self.max_iter:
+            return False  # partial_fit's state, or no iterations left
+        if isinstance(state, LbfgsRun):
+            return True  # a converged run stops again at once
+        start = state.start_loss or 0.0
+        diverged = start > 0 and self.loss_curve_[-1] > DIVERGENCE_FACTOR * start
+        converged = state.no_improvement >= self.n_iter_no_change
+        return not (diverged or converged)
+
+    def _fit_lbfgs(self, X, settings, callback=None, fingerprint=None) -> None:
         """Minimise the exact objective over ``X`` from the current weights.
 
-        The weights, ``n_iter_``, ``history_`` and ``loss_curve_`` are brought
-        up to date after every iteration, so that ``callback(model, progress)``
-        sees, and can save, a consistent model.
+        Starts afresh, or goes on from the :class:`LbfgsRun` in
+        ``_training_state``.  The weights, ``n_iter_``, ``history_``,
+        ``loss_curve_`` and the training state are brought up to date after
+        every iteration, so that ``callback(model, progress)`` sees, and can
+        save, a consistent model.
         """
         n, h, dtype = X.shape[1], self.n_components, X.dtype
 
         def objective(theta, compute_grad):
             # No copy in float64: the kernel neither keeps nor modifies params.
             params = Params.from_vector(theta.astype(dtype, copy=False), n, h)
-            return _evaluate(params, X, settings, compute_grad=compute_grad)
+            return evaluate(params, X, settings, compute_grad=compute_grad)
 
+        evaluate = self._evaluator()
+
+        run = self._training_state
+        if not isinstance(run, LbfgsRun):
+            try:
+                state = start_lbfgs(objective, self._params().to_vector())
+            except NonFiniteLossError as error:
+                raise NonFiniteLossError(
+                    f"L-BFGS cannot start: {error}; X has values up to "
+                    f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large "
+                    "for the objective's squares and sums: scale the data (e.g. "
+                    "StandardScaler)"
+                ) from None
+            run = self._training_state = LbfgsRun(state, fingerprint=fingerprint)
+        # Kept up to date in place by the solver: a callback may save it.
+        run.fitting = True
         record = Record(self.n_iter_, self.history_, self.loss_curve_)
 
         def on_step(theta, progress):
             self.n_iter_ = record.n_iter
-            self._store(Params.from_vector(theta.astype(dtype), n, h))
+            self._store_unit(Params.from_vector(theta.astype(dtype), n, h))
             return callback is not None and callback(self, progress)
 
-        try:
-            outcome = fit_lbfgs(
-                objective,
-                self._params().to_vector(),
-                LbfgsSettings(self.max_iter, self.tol, self.lbfgs_memory),
-                record,
-                on_step,
-            )
-        except NonFiniteLossError as error:
-            raise NonFiniteLossError(
-                f"L-BFGS cannot start: {error}; X has values up to "
-                f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large for the "
-                "objective's squares and sums: scale the data (e.g. StandardScaler)"
-            ) from None
-        self._store(Params.from_vector(outcome.result.theta.astype(dtype), n, h))
+        outcome = fit_lbfgs(
+            objective,
+            run.solver,
+            LbfgsSettings(self.max_iter, self.tol, self.lbfgs_memory),
+            record,
+            on_step,
+        )
+        run.fitting = outcome.stopped
+        self._store_unit(Params.from_vector(outcome.result.theta.astype(dtype), n, h))
         self.n_iter_ = outcome.result.n_iter
         problem = convergence_problem(outcome, self.max_iter)
-        if problem is not None:
-            warnings.warn(problem, ConvergenceWarning, stacklevel=4)
+        if problem is not None and outcome.result.n_iter >= self.max_iter:
+            # The budget ended the run: worth a warning only if still falling.
+            fall = still_falling(self.loss_curve_)
+            problem = fall and f"{problem} ({fall})"
+        if problem:
+            warnings.warn(problem, ConvergenceWarning, stacklevel=5)
 
     def _train_minibatch(self, X, settings, callback=None, *, fitting: bool) -> None:
         """Train by minibatches from the current weights and training state.
@@ -475,9 +725,14 @@ class SparseAutoencoder(
         batch_size = resolve_batch_size(self.batch_size, X.shape[0])
         steps = -(-X.shape[0] // batch_size)
 
+        evaluate = self._evaluator()
+
         def objective(theta, batch, rho_hat):
-            return _evaluate(
-                Params.from_vector(theta, n, h),
+            params = Params.from_vector(theta, n, h)
+            if self.unit_norm_decoder:
+                normalize_decoder_(params)  # J is unchanged; steps keep their scale
+            return evaluate(
+                params,
                 batch,
                 settings,
                 previous_rho_hat=rho_hat,
@@ -491,9 +746,7 @@ class SparseAutoencoder(
             return callback(self, progress)
 
         budget = self.max_iter if fitting else self.n_iter_ + 1
-        loop = MinibatchSettings(
-            batch_size, budget, self.tol, self.n_iter_no_change, self.verbose
-        )
+        loop = MinibatchSettings(batch_size, budget, self.tol, self.n_iter_no_change)
         rate = state.optimizer.learning_rate
         try:
             end = train_minibatch(
@@ -519,6 +772,10 @@ class SparseAutoencoder(
             self.n_iter_ = record.n_iter
         if fitting and end != "stopped":
             state.fitting = False
+        if self.unit_norm_decoder and end != "stopped":
+            # The last step moved V off unit columns; a stopped run is left
+            # as it was, so that resume_fit goes on bit for bit.
+            normalize_decoder_(params)
         if end == "diverged":
             warnings.warn(
                 f"{self.solver} diverged: the mean loss of epoch {self.n_iter_}, "
@@ -526,16 +783,16 @@ class SparseAutoencoder(
                 f"{state.start_loss:.4g} of the first step, so training stopped "
                 f"there; lower learning_rate (got {rate!r})",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-        if fitting and end == "budget":
+        fall = still_falling(self.loss_curve_)
+        if fitting and end == "budget" and fall is not None:
             warnings.warn(
                 f"{self.solver} reached max_iter={self.max_iter} epochs before "
-                f"converging (the loss beat its best by more than tol={self.tol} "
-                f"within the last n_iter_no_change={self.n_iter_no_change} epochs); "
-                "increase max_iter or tol",
+                f"converging ({fall.replace('iterations', 'epochs')}); increase "
+                "max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
     def _generator(self) -> np.random.Generator:
@@ -560,3 +817,25 @@ class SparseAutoencoder(
         if self.solver == "sgd":
             return make_optimizer("sgd", learning_rate=rate, momentum=self.momentum)
         return make_optimizer("adam", learning_rate=rate)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """What a notebook shows: for a fitted model, its summary and filters.
+
+        Above scikit-learn's estimator diagram (when its ``display`` setting is
+        ``"diagram"``, the default); an unfitted model shows the diagram alone.
+        """
+        output = super()._repr_mimebundle_(**kwargs)
+        if hasattr(self, "components_"):
+            # The one call from an estimator up into the report package, made
+            # only when a notebook asks; sparseae.report imports no estimator.
+            from ..report.build import model_html
+
+            output["text/html"] = model_html(self) + output.get("text/html", "")
+        return output
+
+    @property
+    def _repr_html_(self):
+        """HTML for front ends that do not read :meth:`_repr_mimebundle_`."""
+        if not hasattr(self, "components_"):
+            return super()._repr_html_
+        return lambda: self._repr_mimebundle_()["text/html"]

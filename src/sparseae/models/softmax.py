@@ -17,16 +17,21 @@ kernel       public                  meaning
 from __future__ import annotations
 
 from numbers import Integral, Real
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.softmax import softmax_loss_and_grad
 from ..solvers.blocks import minimize_blocks
+from ._validation import NumberInterval
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 __all__ = ["SoftmaxClassifier", "SoftmaxOutputMixin"]
 
@@ -48,7 +53,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
             )
         return encoded
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
         """Log-probability of each class.
 
         Parameters
@@ -63,7 +68,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
         """
         return log_softmax(self._scores(X), axis=1)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
         """Probability of each class.
 
         Parameters
@@ -78,7 +83,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
         """
         return np.exp(self.predict_log_proba(X))
 
-    def predict(self, X):
+    def predict(self, X: ArrayLike) -> np.ndarray:
         """Most probable class of each sample.
 
         Parameters
@@ -146,10 +151,10 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [NumberInterval(Real, 0, None, closed="left")],
+        "max_iter": [NumberInterval(Integral, 1, None, closed="left")],
+        "lbfgs_memory": [NumberInterval(Integral, 1, None, closed="left")],
+        "tol": [NumberInterval(Real, 0, None, closed="left")],
         "dtype": [type, np.dtype, StrOptions({"float64", "float32"})],
     }
 
@@ -169,7 +174,7 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
         self.dtype = dtype
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> SoftmaxClassifier:
         """Fit the weights to labelled data.
 
         Parameters

@@ -7,9 +7,9 @@ back-propagates the softmax objective through every layer (section 2 of
 
 from __future__ import annotations
 
-import logging
 import time
 from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import (
@@ -19,18 +19,24 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.objective import OUTPUTS
 from ..core.stacked import stack_forward, stack_loss_and_grad
+from ..io.model_file import save as save_model
 from ..solvers.blocks import minimize_blocks
+from ._validation import NumberInterval
 from .autoencoder import SparseAutoencoder
 from .softmax import SoftmaxClassifier, SoftmaxOutputMixin, _float_dtype
 
-__all__ = ["StackedAutoencoder"]
+if TYPE_CHECKING:
+    from os import PathLike
+    from pathlib import Path
 
-logger = logging.getLogger(__name__)
+    from numpy.typing import ArrayLike
+
+__all__ = ["StackedAutoencoder"]
 
 
 class StackedAutoencoder(
@@ -43,6 +49,10 @@ class StackedAutoencoder(
     one before; then a :class:`~sparseae.models.softmax.SoftmaxClassifier` on the last
     activations; then, unless ``fine_tune_max_iter=0``, fine-tunes every layer
     together by back-propagation with L-BFGS (UFLDL, "Stacked Autoencoders").
+
+    Every stage is trained with full-batch L-BFGS: there is no minibatch
+    solver and no ``partial_fit``.  For data too large for that, train each
+    :class:`SparseAutoencoder` with ``solver="adam"`` and stack them by hand.
 
     Parameters
     ----------
@@ -76,6 +86,10 @@ class StackedAutoencoder(
         Seeds the autoencoders' initialisations.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Floating type of the computation and of the fitted weights.
+    verbose : int, default=0
+        When positive, print each stage as it starts and ends to standard
+        output, and each autoencoder's iterations as
+        :class:`SparseAutoencoder` does with the same ``verbose``.
 
     Attributes
     ----------
@@ -98,6 +112,10 @@ class StackedAutoencoder(
     n_features_in_ : int
         Number of features seen during fit.
 
+    See Also
+    --------
+    sparseae.load : Read a model written by :meth:`save`.
+
     References
     ----------
     A. Ng et al., "Stacked Autoencoders" and "Fine-tuning Stacked AEs", UFLDL
@@ -117,19 +135,20 @@ class StackedAutoencoder(
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [tuple, list],
-        "sparsity_target": [Interval(Real, 0, 1, closed="neither")],
-        "sparsity_weight": [Interval(Real, 0, None, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "softmax_weight_decay": [Interval(Real, 0, None, closed="left")],
-        "fine_tune_weight_decay": [Interval(Real, 0, None, closed="left")],
+        "sparsity_target": [NumberInterval(Real, 0, 1, closed="neither")],
+        "sparsity_weight": [NumberInterval(Real, 0, None, closed="left")],
+        "weight_decay": [NumberInterval(Real, 0, None, closed="left")],
+        "softmax_weight_decay": [NumberInterval(Real, 0, None, closed="left")],
+        "fine_tune_weight_decay": [NumberInterval(Real, 0, None, closed="left")],
         "output_activation": [StrOptions(set(OUTPUTS))],
-        "pretrain_max_iter": [Interval(Integral, 1, None, closed="left")],
-        "softmax_max_iter": [Interval(Integral, 1, None, closed="left")],
-        "fine_tune_max_iter": [Interval(Integral, 0, None, closed="left")],
-        "lbfgs_memory": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "pretrain_max_iter": [NumberInterval(Integral, 1, None, closed="left")],
+        "softmax_max_iter": [NumberInterval(Integral, 1, None, closed="left")],
+        "fine_tune_max_iter": [NumberInterval(Integral, 0, None, closed="left")],
+        "lbfgs_memory": [NumberInterval(Integral, 1, None, closed="left")],
+        "tol": [NumberInterval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
         "dtype": [type, np.dtype, StrOptions({"float64", "float32"})],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -149,6 +168,7 @@ class StackedAutoencoder(
         tol=1e-9,
         random_state=None,
         dtype=np.float64,
+        verbose=0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.sparsity_target = sparsity_target
@@ -164,6 +184,7 @@ class StackedAutoencoder(
         self.tol = tol
         self.random_state = random_state
         self.dtype = dtype
+        self.verbose = verbose
 
     def _check_layer_sizes(self) -> list[int]:
         sizes = list(self.hidden_layer_sizes)
@@ -177,7 +198,7 @@ class StackedAutoencoder(
         return [int(s) for s in sizes]
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: ArrayLike, y: ArrayLike) -> StackedAutoencoder:
         """Pretrain the autoencoders, train the softmax layer, fine-tune the stack.
 
         Parameters
@@ -200,12 +221,9 @@ class StackedAutoencoder(
         self.fit_times_ = {}
         self.autoencoders_, features = [], X
         for depth, size in enumerate(sizes, start=1):
-            logger.info(
-                "pretraining layer %d: %d -> %d units, %d samples",
-                depth,
-                features.shape[1],
-                size,
-                features.shape[0],
+            self._say(
+                f"Pretraining layer {depth}: {features.shape[1]} -> {size} units, "
+                f"{features.shape[0]} samples"
             )
             start = time.perf_counter()
             autoencoder = SparseAutoencoder(
@@ -219,12 +237,13 @@ class StackedAutoencoder(
                 tol=self.tol,
                 random_state=rng.randint(np.iinfo(np.int32).max),
                 dtype=X.dtype,
+                verbose=self.verbose,
             )
             features = autoencoder.fit_transform(features)
             self.autoencoders_.append(autoencoder)
             self.fit_times_[f"pretrain layer {depth}"] = time.perf_counter() - start
 
-        logger.info("training the softmax layer on %d features", features.shape[1])
+        self._say(f"Training the softmax layer on {features.shape[1]} features")
         start = time.perf_counter()
         softmax = SoftmaxClassifier(
             weight_decay=self.softmax_weight_decay,
@@ -234,6 +253,7 @@ class StackedAutoencoder(
             dtype=X.dtype,
         ).fit(features, encoded)
         self.fit_times_["softmax"] = time.perf_counter() - start
+        self._say(f"Softmax layer: {softmax.n_iter_} iterations")
         self.pretrained_weights_ = [a.components_ for a in self.autoencoders_]
         self.pretrained_weights_.append(softmax.coef_)
         self.pretrained_intercepts_ = [a.intercept_hidden_ for a in self.autoencoders_]
@@ -246,7 +266,7 @@ class StackedAutoencoder(
         return self
 
     def _fine_tune(self, X: np.ndarray, encoded: np.ndarray) -> None:
-        logger.info("fine-tuning %d layers", len(self.weights_))
+        self._say(f"Fine-tuning {len(self.weights_)} layers")
         start = time.perf_counter()
         n_layers = len(self.weights_)
         lam = self.fine_tune_weight_decay
@@ -269,6 +289,11 @@ class StackedAutoencoder(
         self.weights_, self.intercepts_ = blocks[:n_layers], blocks[n_layers:]
         self.n_iter_ = result.n_iter
         self.fit_times_["fine-tune"] = time.perf_counter() - start
+        self._say(f"Fine-tuning: {result.n_iter} iterations, loss = {result.loss:.6g}")
+
+    def _say(self, line: str) -> None:
+        if self.verbose:
+            print(line, flush=True)
 
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self)
@@ -282,7 +307,7 @@ class StackedAutoencoder(
     def _n_features_out(self):
         return self.weights_[-2].shape[0]
 
-    def transform(self, X):
+    def transform(self, X: ArrayLike) -> np.ndarray:
         """Activations of the last hidden layer, the softmax layer's input.
 
         Parameters
@@ -297,3 +322,22 @@ class StackedAutoencoder(
         """
         X = self._validated(X)
         return stack_forward(self.weights_, self.intercepts_, X)[0][-1]
+
+    def save(
+        self, path: str | PathLike[str], *, extra: dict[str, Any] | None = None
+    ) -> Path:
+        """Write the model to ``path``; :func:`sparseae.load` reads it back.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination, written atomically (see :func:`sparseae.save`).
+        extra : dict, optional
+            JSON-serialisable notes stored alongside.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
+        return save_model(self, path, extra=extra)

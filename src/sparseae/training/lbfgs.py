@@ -1,9 +1,11 @@
 """Full-batch L-BFGS on an objective of a flat vector, with a record and callbacks.
 
-:func:`fit_lbfgs` drives :func:`sparseae.solvers.minimize_lbfgs`, records every
-iteration's loss terms and mean activation, and calls ``on_step`` with the
-accepted point, so that a caller can keep a model up to date after every
-iteration.  It knows no estimator.
+:func:`start_lbfgs` evaluates the starting point into an
+:class:`~sparseae.solvers.lbfgs.LbfgsState`; :func:`fit_lbfgs` drives
+:func:`sparseae.solvers.minimize_lbfgs` from such a state (updating it in
+place, so that a checkpoint taken in ``on_step`` can continue the run bit for
+bit), records every iteration's loss terms and mean activation, and calls
+``on_step`` with the accepted point.  It knows no estimator.
 """
 
 from __future__ import annotations
@@ -15,11 +17,17 @@ from typing import NamedTuple
 import numpy as np
 
 from ..core.partial_sums import Evaluation
-from ..solvers import SolverResult, minimize_lbfgs
+from ..solvers.lbfgs import LbfgsState, SolverResult, minimize_lbfgs
 from .history import Record
 from .progress import Progress
 
-__all__ = ["LbfgsOutcome", "LbfgsSettings", "convergence_problem", "fit_lbfgs"]
+__all__ = [
+    "LbfgsOutcome",
+    "LbfgsSettings",
+    "convergence_problem",
+    "fit_lbfgs",
+    "start_lbfgs",
+]
 
 
 class LbfgsSettings(NamedTuple):
@@ -28,7 +36,7 @@ class LbfgsSettings(NamedTuple):
     Attributes
     ----------
     max_iter : int
-        Maximum number of iterations.
+        Iterations in all, those of a continued state included.
     tol : float
         Relative decrease of the loss, and largest gradient component, below
         which the run stops.
@@ -42,28 +50,54 @@ class LbfgsSettings(NamedTuple):
 
 
 class LbfgsOutcome(NamedTuple):
-    """The solver's report, and whether ``on_step`` stopped the run."""
+    """The solver's report, whether ``on_step`` stopped the run, and its state."""
 
     result: SolverResult
     stopped: bool
+    state: LbfgsState
+
+
+def _loss_and_grad(objective, last=None):
+    def loss_and_grad(theta):
+        evaluation = objective(theta, True)
+        if last is not None:
+            last.update(theta=theta.copy(), evaluation=evaluation)
+        grad = evaluation.grads.vector.astype(np.float64, copy=False)
+        return evaluation.terms.total, grad
+
+    return loss_and_grad
+
+
+def start_lbfgs(
+    objective: Callable[[np.ndarray, bool], Evaluation], theta0: np.ndarray
+) -> LbfgsState:
+    """The state of a run at ``theta0``, with the objective evaluated there.
+
+    Raises
+    ------
+    NonFiniteLossError
+        If the loss or gradient at ``theta0`` is not finite.
+    """
+    return LbfgsState.start(_loss_and_grad(objective), theta0)
 
 
 def fit_lbfgs(
     objective: Callable[[np.ndarray, bool], Evaluation],
-    theta0: np.ndarray,
+    start: np.ndarray | LbfgsState,
     settings: LbfgsSettings,
     record: Record,
     on_step: Callable[[np.ndarray, Progress], bool | None] | None = None,
 ) -> LbfgsOutcome:
-    """Minimise ``objective`` from ``theta0``, recording every iteration.
+    """Minimise ``objective`` from ``start``, recording every iteration.
 
     Parameters
     ----------
     objective : callable
         ``objective(theta, compute_grad) -> Evaluation`` for a float64 vector
         ``theta``; it must neither keep nor modify ``theta``.
-    theta0 : ndarray of shape (n_params,)
-        Starting point; not modified.
+    start : ndarray of shape (n_params,) or LbfgsState
+        Starting point (not modified), or the state of a run to continue,
+        which is updated in place after every iteration.
     settings : LbfgsSettings
         Iterations, tolerance and memory.
     record : Record
@@ -80,44 +114,38 @@ def fit_lbfgs(
     Raises
     ------
     NonFiniteLossError
-        If the objective is not finite at ``theta0``.
+        If the objective is not finite at a starting point ``start``.
     """
     last = {}
-
-    def loss_and_grad(theta):
-        evaluation = objective(theta, True)
-        last.update(theta=theta.copy(), evaluation=evaluation)
-        grad = evaluation.grads.vector.astype(np.float64, copy=False)
-        return evaluation.terms.total, grad
-
-    start = time.perf_counter() - record.elapsed
-    iteration, stopped = 0, False
+    state = start if isinstance(start, LbfgsState) else start_lbfgs(objective, start)
+    begin = time.perf_counter() - record.elapsed
+    stopped = False
 
     def after_iteration(theta, loss):
-        nonlocal iteration, stopped
-        evaluation = last["evaluation"]
-        if not np.array_equal(theta, last["theta"]):
+        nonlocal stopped
+        evaluation = last.get("evaluation")
+        if evaluation is None or not np.array_equal(theta, last["theta"]):
+            # The line search ended on a point it had left (zoom's lower end).
             evaluation = objective(theta, False)
         mean_activation = float(evaluation.mean_activation.mean())
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - begin
         record.add(evaluation.terms, mean_activation, elapsed)
-        iteration += 1
         terms, budget = evaluation.terms, settings.max_iter
-        progress = Progress(iteration, budget, 0, 1, terms, mean_activation, elapsed)
-        if on_step is not None and on_step(theta, progress):
-            # SciPy ends the run, with the current point, on StopIteration.
-            stopped = True
-            raise StopIteration
+        progress = Progress(
+            record.n_iter, budget, 0, 1, terms, mean_activation, elapsed
+        )
+        stopped = on_step is not None and bool(on_step(theta, progress))
+        return stopped
 
     result = minimize_lbfgs(
-        loss_and_grad,
-        theta0,
+        _loss_and_grad(objective, last),
+        state,
         max_iter=settings.max_iter,
         memory=settings.memory,
         tol=settings.tol,
         callback=after_iteration,
     )
-    return LbfgsOutcome(result, stopped)
+    return LbfgsOutcome(result, stopped, state)
 
 
 def convergence_problem(outcome: LbfgsOutcome, max_iter: int) -> str | None:

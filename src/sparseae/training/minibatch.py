@@ -10,7 +10,6 @@ know no estimator.
 
 from __future__ import annotations
 
-import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -31,8 +30,6 @@ __all__ = [
     "run_epoch",
     "train_minibatch",
 ]
-
-logger = logging.getLogger(__name__)
 
 # An epoch whose mean loss exceeds the loss at the first step this many times
 # over has diverged: a run that learns never climbs that far, while a learning
@@ -55,15 +52,12 @@ class MinibatchSettings(NamedTuple):
         relatively.
     n_iter_no_change : int
         Epochs without improvement after which a ``fit`` has converged.
-    verbose : int, default=0
-        When positive, each epoch's loss is logged at INFO level.
     """
 
     batch_size: int
     max_epochs: int
     tol: float
     n_iter_no_change: int
-    verbose: int = 0
 
 
 def run_epoch(
@@ -221,13 +215,6 @@ def train_minibatch(
         if epoch is not None:
             terms, mean_activation = epoch
             record.add(terms, mean_activation, time.perf_counter() - start)
-            if settings.verbose:
-                logger.info(
-                    "epoch %d: loss %.6g, mean activation %.4g",
-                    record.n_iter,
-                    terms.total,
-                    mean_activation,
-                )
             start_loss = state.start_loss or 0.0
             if start_loss > 0 and terms.total > DIVERGENCE_FACTOR * start_loss:
                 return "diverged"

@@ -1,4 +1,4 @@
-"""The state of a minibatch run, saved with the parameters in a checkpoint.
+"""The state of a training run, saved with the parameters in a checkpoint.
 
 Everything that decides the next parameters lives in :class:`MinibatchState`:
 the random generator, the optimiser's state, the running ρ̂, the order of the
@@ -6,6 +6,8 @@ epoch in progress and how far into it the run is, and the early-stopping
 counters.  Saved with the parameters, it lets a run interrupted anywhere resume
 and end with parameters bit-identical to a run that was never interrupted.
 A state read from a file is checked field by field before it is trusted.
+:class:`LbfgsRun` does the same for L-BFGS, around the solver's own
+:class:`~sparseae.solvers.lbfgs.LbfgsState`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,16 @@ from operator import attrgetter
 
 import numpy as np
 
+from ..solvers.lbfgs import LbfgsState
 from ..solvers.minibatch import OPTIMIZERS, SGD, Adam
 
-__all__ = ["AUTO_BATCH_SIZE", "SAVED_FIELDS", "MinibatchState", "data_fingerprint"]
+__all__ = [
+    "AUTO_BATCH_SIZE",
+    "SAVED_FIELDS",
+    "LbfgsRun",
+    "MinibatchState",
+    "data_fingerprint",
+]
 
 # batch_size="auto": this many samples, or all of them when there are fewer.
 AUTO_BATCH_SIZE = 256
@@ -51,6 +60,12 @@ def data_fingerprint(X: np.ndarray) -> str:
     False
     """
     digest = hashlib.blake2b(f"{X.shape}{X.dtype.str}".encode(), digest_size=16)
+    if hasattr(X, "toarray"):
+        # A sparse matrix digests as its dense equal, a block of rows at a time.
+        step = max(1, (16 << 20) // max(1, X.shape[1] * X.dtype.itemsize))
+        for start in range(0, X.shape[0], step):
+            digest.update(X[start : start + step].toarray().data)
+        return digest.hexdigest()
     digest.update(np.ascontiguousarray(X).data)
     return digest.hexdigest()
 
@@ -263,3 +278,68 @@ def _check_numbers(state: MinibatchState) -> None:
         if not ok:
             value = attrgetter(name)(state)
             raise ValueError(f"{name} has an invalid value {value!r}")
+
+
+@dataclass(eq=False)
+class LbfgsRun:
+    """An L-BFGS fit: the solver's state and what the run was fitting.
+
+    Attributes
+    ----------
+    solver : LbfgsState
+        Iterate, loss, gradient, correction pairs and counters.
+    fitting : bool
+        Whether a ``fit`` is under way (interrupted), so ``resume_fit`` goes on.
+    fingerprint : str or None
+        :func:`data_fingerprint` of the data of that fit.
+    """
+
+    solver: LbfgsState
+    fitting: bool = False
+    fingerprint: str | None = None
+
+    def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
+        arrays, numbers = self.solver.to_saved()
+        saved = {"solver": "lbfgs", "state": numbers}
+        saved |= {"fitting": self.fitting, "fingerprint": self.fingerprint}
+        return {f"lbfgs.{name}": value for name, value in arrays.items()}, saved
+
+    @classmethod
+    def from_saved(cls, arrays: dict, numbers: dict) -> LbfgsRun:
+        """Rebuild a run from :meth:`to_saved`.
+
+        Raises
+        ------
+        ValueError
+            If a field is missing, unknown, or of the wrong type or shape.
+        """
+        expected = {"solver", "state", "fitting", "fingerprint"}
+        if not isinstance(numbers, dict) or set(numbers) != expected:
+            got = sorted(numbers) if isinstance(numbers, dict) else type(numbers)
+            raise ValueError(f"fields must be {sorted(expected)}, got {got}")
+        unknown = sorted(k for k in arrays if not k.startswith("lbfgs."))
+        if unknown:
+            raise ValueError(f"unknown arrays {unknown}")
+        if not isinstance(numbers["fitting"], bool):
+            raise ValueError(f"fitting has an invalid value {numbers['fitting']!r}")
+        fingerprint = numbers["fingerprint"]
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise ValueError(f"fingerprint has an invalid value {fingerprint!r}")
+        solver = LbfgsState.from_saved(
+            {k.removeprefix("lbfgs."): v for k, v in arrays.items()}, numbers["state"]
+        )
+        return cls(solver, numbers["fitting"], fingerprint)
+
+    def check(self, n_params: int, memory: int) -> None:
+        """Raise ``ValueError`` unless this run can go on training such a model."""
+        state = self.solver
+        if state.theta.shape != (n_params,):
+            raise ValueError(
+                f"the L-BFGS iterate has shape {state.theta.shape}, the model "
+                f"{n_params} parameters"
+            )
+        if len(state.s) > memory:
+            raise ValueError(
+                f"{len(state.s)} correction pairs, more than lbfgs_memory={memory}"
+            )

@@ -1,0 +1,173 @@
+"""Training and encoding on a Dask cluster, or out of core (train, encode).
+
+``sparseae train DATA.zarr`` (or ``DATA.npy --out-of-core``) trains without
+loading the data: a ``.npy`` file is read chunk by chunk
+(:meth:`SparseAutoencoder.fit_file`), a zarr store through Dask.  With
+``--scheduler tcp://HOST:PORT`` (a running scheduler) or ``--scheduler
+local:N`` (a LocalCluster of N one-thread workers started here) the data are
+read and summed by the workers (:mod:`sparseae.distributed`).  The model is
+the in-memory one to the last bit for the same ``--block-rows`` and seed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["add_options", "wanted", "run_encode", "run_train"]
+
+
+def add_options(group, *, train: bool) -> None:
+    """The cluster and out-of-core options of ``train`` (or ``encode``)."""
+    group.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on a Dask cluster: tcp://HOST:PORT of a running scheduler, or "
+        "local:N to start N one-thread workers here; DATA must be a .npy file "
+        "that every worker can read, or a .zarr store",
+    )
+    if not train:
+        return
+    group.add_argument(
+        "--out-of-core",
+        action="store_true",
+        help="read a .npy DATA chunk by chunk at every evaluation instead of "
+        "loading it (L-BFGS); a .zarr DATA is always read so",
+    )
+    group.add_argument(
+        "--block-rows",
+        type=int,
+        metavar="N",
+        help="rows per block of the objective's sums: the same N, data and seed "
+        "give the same model to the last bit in memory, out of core and on a "
+        "cluster (default: from the data's shape)",
+    )
+
+
+def wanted(args) -> bool:
+    """Whether this run goes through this module rather than memory."""
+    data = str(args.data if hasattr(args, "data") else args.input).rstrip("/")
+    return bool(
+        args.scheduler or getattr(args, "out_of_core", False) or data.endswith(".zarr")
+    )
+
+
+@contextmanager
+def _client(address):
+    """A distributed client for ``--scheduler``, or None for dask's local one."""
+    if address is None:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    local = re.fullmatch(r"local:(\d+)", address)
+    if local:
+        workers = int(local.group(1))
+        if workers < 1:
+            raise ValueError(f"--scheduler local:N needs N >= 1, got {address!r}")
+        with (
+            LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                dashboard_address=":0",
+                silence_logs=40,
+            ) as cluster,
+            Client(cluster) as client,
+        ):
+            yield client
+        return
+    if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise ValueError(
+            f"--scheduler must be tcp://HOST:PORT or local:N, got {address!r}"
+        )
+    with Client(address) as client:
+        yield client
+
+
+def _source(path):
+    text = str(path).rstrip("/")
+    if not text.endswith((".npy", ".zarr")):
+        raise ValueError(
+            f"--scheduler, --out-of-core and zarr input need DATA to be a .npy "
+            f"file or a .zarr store, got {str(path)!r}"
+        )
+    if not Path(text).exists():
+        raise FileNotFoundError(f"DATA {text} does not exist")
+    return text
+
+
+def run_train(args, model, bar, write_history) -> int:
+    """Fit ``model``'s settings on the cluster or the file; write model and history.
+
+    ``write_history(model, folder)`` writes history.csv as for a run in memory.
+    """
+    source = _source(args.data)
+    if args.block_rows is not None:
+        model.set_params(block_rows=args.block_rows)
+    args.output.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            if source.endswith(".npy") and args.scheduler is None:
+                model.fit_file(source, callback=bar)
+            else:
+                model = _fit_dask(args, model, source, bar)
+        finally:
+            bar.close()
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    model.save(args.output / "model.safetensors", extra={"data": str(args.data)})
+    write_history(model, args.output)
+    where = args.scheduler or (
+        "Dask's local scheduler"
+        if source.endswith(".zarr")
+        else "the file, out of core"
+    )
+    print(
+        f"trained on {source} ({where}) in {time.perf_counter() - start:.1f} s, "
+        f"{model.n_iter_} iterations, loss {model.loss_curve_[-1]:.6g}; model written "
+        f"to {args.output / 'model.safetensors'}"
+    )
+    return 0
+
+
+def _fit_dask(args, model, source, bar):
+    from ..distributed import DaskSparseAutoencoder, open_data
+
+    params = model.get_params()
+    with _client(args.scheduler) as client:
+        dask_model = DaskSparseAutoencoder(**params, client=client)
+        dask_model.fit(open_data(source), callback=bar)
+        return dask_model.to_local()
+
+
+def run_encode(args, model) -> int:
+    """Encode a .npy or .zarr INPUT on the cluster into a zarr store (-o DIR.zarr)."""
+    source = _source(args.input)
+    if args.output.suffix.lower() != ".zarr":
+        raise ValueError(
+            f"with --scheduler, -o must name a .zarr store, got {str(args.output)!r}"
+        )
+    from ..distributed import DaskSparseAutoencoder, open_data
+
+    with _client(args.scheduler) as client:
+        dask_model = DaskSparseAutoencoder.from_local(model, client=client)
+        X = open_data(source)
+        if X.shape[1] != model.n_features_in_:
+            raise ValueError(
+                f"{args.input} has {X.shape[1]} features per sample but the model "
+                f"was trained on {model.n_features_in_}"
+            )
+        codes = dask_model.transform(X)
+        store = codes.to_zarr(str(args.output), compute=False, overwrite=True)
+        if client is None:
+            store.compute()
+        else:
+            client.compute(store, sync=True)
+    print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
+    return 0

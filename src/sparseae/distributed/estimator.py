@@ -1,0 +1,412 @@
+"""``DaskSparseAutoencoder``: the estimator on data that live on a Dask cluster."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+
+import dask.array as da
+import numpy as np
+
+from ..core.decoder_norm import decoder_gradient_, unit_decoder
+from ..core.partial_sums import finish_sums, resolve_block_rows
+from ..models._validation import check_target_range
+from ..models.autoencoder import SparseAutoencoder
+from ..training.state import LbfgsRun, MinibatchState
+from ._evaluate import ClusterData, align, default_client
+
+__all__ = ["DaskSparseAutoencoder"]
+
+# A minibatch step on the cluster costs a round trip whatever the batch: θ to
+# the workers, one task per chunk holding batch rows, the tree of additions
+# and the sums back, about 20-40 ms on a LocalCluster (docs/distributed.md).
+# A batch pays for it once its arithmetic takes several times as long:
+# 16,000 rows at 784 -> 196, about 30 GFLOP, some 0.3 s on two cores.
+MIN_BATCH_WORK = 16_000 * 784 * 196
+
+
+def _is_dask(X) -> bool:
+    return type(X).__module__.startswith("dask")
+
+
+class _Rows:
+    """Stands in for the data in the minibatch loop: indexing gives row indices."""
+
+    def __init__(self, data: ClusterData):
+        self.data, self.shape, self.dtype = data, data.shape, data.dtype
+
+    def __getitem__(self, indices):
+        return _Batch(np.asarray(indices))
+
+
+class _Batch:
+    def __init__(self, indices):
+        self.indices = indices
+        self.shape = (len(indices),)
+
+
+class DaskSparseAutoencoder(SparseAutoencoder):
+    """:class:`~sparseae.SparseAutoencoder` trained on a dask array, where it lies.
+
+    Full-batch L-BFGS runs on the client, as in memory, with an objective that
+    each evaluation computes on the cluster: θ is broadcast once, every row
+    chunk is summed by a task on the worker that holds it (or reads it), and
+    the chunks' sums are added by a fixed tree of tasks ordered by chunk index
+    (``docs/distributed.md``).  For the same data, ``block_rows`` and
+    ``random_state``, the fitted parameters are bit-identical to those of
+    :meth:`SparseAutoencoder.fit` in memory or on a ``.npy`` file, on any
+    number of workers, and whatever happens to workers during the fit.
+
+    SGD and Adam are data-parallel: each step's global batch is drawn as in
+    memory and every chunk sums its own rows of it; the sums give the batch's
+    gradient and ρ̂ as in memory (to rounding: the rows are added chunk by
+    chunk).  A step costs a round trip of tens of milliseconds whatever its
+    size, so a batch should carry about 16,000 rows at MNIST's width
+    (784 -> 196, about 30 GFLOP per step); smaller batches warn.
+
+    Parameters
+    ----------
+    n_components : int, default=100
+        Number of hidden units.
+    client : distributed.Client or None, default=None
+        Where to compute: by default the current ``distributed`` client, or
+        dask's local scheduler when there is none.
+    **params
+        Every other parameter of :class:`~sparseae.SparseAutoencoder`.
+
+    Attributes
+    ----------
+    components_, intercept_hidden_, decoder_weights_, intercept_visible_, \
+n_iter_, loss_curve_, history_, n_features_in_
+        As for :class:`~sparseae.SparseAutoencoder`.
+
+    See Also
+    --------
+    sparseae.distributed.from_npy : A dask array of the rows of a ``.npy`` file.
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> import numpy as np
+    >>> from sparseae import SparseAutoencoder
+    >>> X = np.random.default_rng(0).uniform(size=(300, 16))
+    >>> hyper = dict(n_components=4, tol=1e-4, block_rows=32, random_state=0)
+    >>> dask_model = DaskSparseAutoencoder(**hyper).fit(da.from_array(X, chunks=100))
+    >>> local = SparseAutoencoder(**hyper).fit(X)
+    >>> bool((dask_model.components_ == local.components_).all())
+    True
+    >>> dask_model.transform(da.from_array(X, chunks=100)).chunks
+    ((100, 100, 100), (4,))
+    """
+
+    _parameter_constraints: dict = {
+        **SparseAutoencoder._parameter_constraints,
+        "client": "no_validation",
+    }
+
+    def __init__(self, n_components=100, *, client=None, **params):
+        super().__init__(n_components, **params)
+        self.client = client
+
+    def _client(self):
+        return self.client if self.client is not None else default_client()
+
+    def _prepare(self, X, *, reset: bool) -> ClusterData:
+        """Align, place and check a dask array once for a whole fit."""
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        dtype = self._working_dtype()
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input"
+            )
+        if X.shape[0] < 1:
+            raise ValueError(f"X must have at least one row, got shape {X.shape}")
+        block_rows = resolve_block_rows(
+            self.block_rows, X.shape[0], X.shape[1], self.n_components
+        )
+        data = ClusterData(
+            align(X, block_rows), block_rows, self.n_components, self._client()
+        )
+        low, high, total = data.compute(data.X.min(), data.X.max(), data.X.sum())
+        if not np.isfinite(total):
+            (bad,) = data.compute((~da.isfinite(data.X)).sum())
+            raise ValueError(
+                f"X contains {int(bad)} non-finite values; the autoencoder needs "
+                "finite numbers: impute or drop them"
+            )
+        check_target_range(
+            np.array([[low, high]]),
+            output=self.output_activation,
+            loss=self.loss,
+            stacklevel=4,
+        )
+        return data
+
+    @staticmethod
+    def _fingerprint(data: ClusterData) -> str:
+        return f"dask:{data.X.name}:{data.shape}:{data.dtype.str}"
+
+    def _evaluator(self):
+        """The objective on the cluster, with the unit-norm decoder if asked."""
+
+        def evaluate(params, X, settings, **options):
+            if self.unit_norm_decoder:
+                unit, norms = unit_decoder(params)
+            else:
+                unit, norms = params, None
+            grad = options.pop("compute_grad", True)
+            if isinstance(X, _Batch):
+                total = self._data.batch(unit.vector, X.indices, settings, grad)
+            else:
+                total = self._data.sums(unit.vector, settings, grad)
+            evaluation = finish_sums(total, unit, settings, **options)
+            if norms is not None and evaluation.grads is not None:
+                decoder_gradient_(evaluation.grads.W2, unit.W2, norms)
+            return evaluation
+
+        return evaluate
+
+    def fit(self, X, y=None, *, callback=None):
+        """Learn the weights from a dask array ``X`` (a NumPy array: as in memory).
+
+        Parameters
+        ----------
+        X : dask.array.Array of shape (n_samples, n_features)
+            Training data, one sample per row.
+        y : Ignored
+            Not used, present for API consistency.
+        callback : callable, optional
+            As for :meth:`SparseAutoencoder.fit`.
+
+        Returns
+        -------
+        self : DaskSparseAutoencoder
+            The fitted estimator.
+        """
+        if not _is_dask(X):
+            return super().fit(X, y, callback=callback)
+        self._validate_params()
+        self._data = data = self._prepare(X, reset=True)
+        try:
+            settings = self._settings()
+            rng = self._initialize(data)
+            if self.solver == "lbfgs":
+                self._training_state = None
+                self._fit_lbfgs(data, settings, callback, self._fingerprint(data))
+                return self
+            self._warn_small_batch(data)
+            self._training_state = MinibatchState(
+                rng,
+                self._make_optimizer(),
+                fitting=True,
+                fingerprint=self._fingerprint(data),
+            )
+            self._train_minibatch(_Rows(data), settings, callback, fitting=True)
+            return self
+        finally:
+            self._data = None
+
+    def resume_fit(self, X, *, callback=None):
+        """Continue a fit that a callback stopped, to the same bits as one run.
+
+        Parameters
+        ----------
+        X : dask.array.Array of shape (n_samples, n_features)
+            The same data as the interrupted fit.
+        callback : callable, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : DaskSparseAutoencoder
+            The fitted estimator.
+        """
+        if not _is_dask(X):
+            return super().resume_fit(X, callback=callback)
+        state = getattr(self, "_training_state", None)
+        if not isinstance(state, LbfgsRun | MinibatchState) or not state.fitting:
+            raise ValueError(
+                "resume_fit needs a fit that a callback stopped, with its training "
+                "state; this model has none under way"
+            )
+        self._data = data = self._prepare(X, reset=False)
+        try:
+            if state.fingerprint != self._fingerprint(data):
+                raise ValueError(
+                    f"X of shape {X.shape} is not the data the interrupted fit was "
+                    "using; resume with the same dask array"
+                )
+            settings = self._settings()
+            if isinstance(state, LbfgsRun):
+                self._fit_lbfgs(data, settings, callback, state.fingerprint)
+            else:
+                self._train_minibatch(_Rows(data), settings, callback, fitting=True)
+            return self
+        finally:
+            self._data = None
+
+    def partial_fit(self, X, y=None, *, callback=None):
+        """One data-parallel epoch of SGD or Adam on ``X``; see :meth:`fit`.
+
+        Parameters
+        ----------
+        X : dask.array.Array of shape (n_samples, n_features)
+            Training data.
+        y : Ignored
+            Not used, present for API consistency.
+        callback : callable, optional
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : DaskSparseAutoencoder
+            The updated estimator.
+        """
+        if not _is_dask(X):
+            return super().partial_fit(X, y, callback=callback)
+        self._validate_params()
+        if self.solver not in ("sgd", "adam"):
+            raise AttributeError(
+                f"partial_fit needs solver='sgd' or 'adam', got solver={self.solver!r}"
+            )
+        first = not hasattr(self, "components_")
+        self._data = data = self._prepare(X, reset=first)
+        try:
+            settings = self._settings()
+            rng = self._initialize(data) if first else self._generator()
+            if not isinstance(getattr(self, "_training_state", None), MinibatchState):
+                self._training_state = MinibatchState(rng, self._make_optimizer())
+            self._warn_small_batch(data)
+            self._training_state.permutation = None
+            self._training_state.fitting = False
+            self._train_minibatch(_Rows(data), settings, callback, fitting=False)
+            return self
+        finally:
+            self._data = None
+
+    def _warn_small_batch(self, data):
+        batch = data.shape[0] if self.batch_size == "auto" else self.batch_size
+        batch = min(batch if self.batch_size != "auto" else 256, data.shape[0])
+        rows = -(-MIN_BATCH_WORK // (data.shape[1] * self.n_components))
+        if batch < rows and batch < data.shape[0]:
+            warnings.warn(
+                f"batch_size={batch} is too small for a cluster: each step costs a "
+                f"round trip of tens of milliseconds, which a batch pays for from "
+                f"about {rows} rows at {data.shape[1]} -> {self.n_components} "
+                "(docs/distributed.md); use a larger batch_size, or "
+                "SparseAutoencoder in memory",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def transform(self, X):
+        """Hidden activations; lazily, chunk by chunk, for a dask array.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Data.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples, n_components)
+            For a dask array, a dask array with chunks ``(X.chunks[0],
+            (n_components,))``, computed when asked.
+        """
+        if not _is_dask(X):
+            return super().transform(X)
+        local = self.to_local()
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X must have shape (n_samples, {self.n_features_in_}), got {X.shape}"
+            )
+        return X.rechunk({1: -1}).map_blocks(
+            local.transform,
+            chunks=(X.chunks[0], (self.n_components,)),
+            dtype=self.components_.dtype,
+        )
+
+    def to_local(self) -> SparseAutoencoder:
+        """The same model as a plain :class:`~sparseae.SparseAutoencoder`.
+
+        Returns
+        -------
+        SparseAutoencoder
+            With this model's parameters and fitted attributes (not its
+            training state, which belongs to the cluster's data).
+        """
+        params = {k: v for k, v in self.get_params().items() if k != "client"}
+        local = SparseAutoencoder(**params)
+        for name, value in vars(self).items():
+            if name.endswith("_") and not name.startswith("_"):
+                setattr(local, name, value)
+        return local
+
+    @classmethod
+    def from_local(cls, model: SparseAutoencoder, client=None):
+        """A Dask estimator holding ``model``'s parameters and training state.
+
+        Parameters
+        ----------
+        model : SparseAutoencoder
+            For instance a checkpoint of a Dask fit, read by
+            :func:`sparseae.load`, to go on with :meth:`resume_fit`.
+        client : distributed.Client or None, default=None
+            As for the constructor.
+
+        Returns
+        -------
+        DaskSparseAutoencoder
+        """
+        dask_model = cls(**model.get_params(), client=client)
+        for name, value in vars(model).items():
+            if name.endswith("_") or name == "_training_state":
+                setattr(dask_model, name, value)
+        return dask_model
+
+    def save(self, path, *, extra=None):
+        """Write the model in :class:`~sparseae.SparseAutoencoder`'s format.
+
+        :func:`sparseae.load` reads it back as a ``SparseAutoencoder``
+        (:meth:`from_local` makes it a Dask estimator again).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination, written atomically.
+        extra : dict, optional
+            JSON-serialisable notes stored alongside.
+
+        Returns
+        -------
+        pathlib.Path
+            ``path``.
+        """
+        local = self.to_local()
+        state = getattr(self, "_training_state", None)
+        if state is not None:
+            local._training_state = state
+        return local.save(path, extra=extra)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_data", None)
+        return state
+
+
+def _with_client_parameter():
+    """The parent's signature and ``client``, for scikit-learn's get_params."""
+    parent = inspect.signature(SparseAutoencoder.__init__)
+    client = inspect.Parameter("client", inspect.Parameter.KEYWORD_ONLY, default=None)
+    return parent.replace(parameters=[*parent.parameters.values(), client])
+
+
+DaskSparseAutoencoder.__init__.__signature__ = _with_client_parameter()

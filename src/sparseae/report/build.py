@@ -1,0 +1,436 @@
+"""Build the self-contained HTML report of a fitted autoencoder on data.
+
+The page is rendered by Jinja2 from ``templates/report.html.j2``; every
+picture is inline (PNG ``data:`` URIs, SVG), styles and the few lines of
+paging script are in the page, so the file can be mailed or archived alone and
+opening it makes no request.  The model is read only through its public API
+(the fitted weights, ``transform``, ``inverse_transform``, ``get_params``,
+``history_``), as :func:`sparseae.metrics.summarize` reads it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .._version import __version__
+from ..io.atomic import write_bytes_atomically
+from ..metrics import summarize
+from .images import ImageLayout, diverging, grey, grid, histogram_bars, png_data_uri
+
+__all__ = ["build_report", "model_html", "write_report"]
+
+# Size of a unit card's activation histogram, in SVG units.
+HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 160, 44
+# Rows of X sampled to choose the grey scale of inputs that are not in [0, 1].
+RANGE_SAMPLE = 2000
+
+
+@functools.cache
+def _environment():
+    import jinja2
+
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("sparseae.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["g"] = _format_number
+    return environment
+
+
+def _format_number(value, digits=4):
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return value
+    if isinstance(value, int | np.integer):
+        return f"{value:,}"
+    return f"{value:.{digits}g}"
+
+
+def build_report(
+    model,
+    X,
+    *,
+    history=None,
+    config=None,
+    image_shape=None,
+    top_k=9,
+    bins=20,
+    units_per_page=50,
+    n_reconstructions=8,
+    summary=None,
+    title=None,
+) -> str:
+    """Render the HTML report of a fitted autoencoder measured on ``X``.
+
+    Parameters
+    ----------
+    model : SparseAutoencoder
+        Fitted.
+    X : array-like of shape (n_samples, n_features)
+        Data to measure the units on, e.g. the training set; an ``np.memmap``
+        is read in chunks.
+    history : mapping of str to list, optional
+        Training curves (keys ``"loss"``, ``"reconstruction"``,
+        ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"``,
+        ``"time"``); default ``model.history_``.
+    config : mapping, optional
+        The run's configuration, shown as given (nested mappings as nested
+        tables); default the model's ``get_params()``.
+    image_shape : tuple of int or None, default=None
+        ``(height, width)`` of a sample.  ``None`` draws samples and filters as
+        square images when ``n_features`` is a square number, and as heat
+        maps otherwise.
+    top_k : int, default=9
+        Inputs shown on each unit's card: those that activate it most.
+    bins : int, default=20
+        Bins of each unit's activation histogram, over [0, 1].
+    units_per_page : int, default=50
+        Unit cards shown at a time; all are in the page, the rest hidden
+        until their page is chosen.
+    n_reconstructions : int, default=8
+        Inputs, evenly spaced through ``X``, shown beside their
+        reconstructions.
+    summary : dict, optional
+        :func:`sparseae.metrics.summarize` of ``model`` on ``X`` computed with
+        the same ``top_k`` and ``bins``, to save a second pass over ``X``.
+    title : str, optional
+        Heading of the page.
+
+    Returns
+    -------
+    str
+        The HTML document.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sparseae import SparseAutoencoder
+    >>> X = np.random.default_rng(0).uniform(size=(30, 16))
+    >>> model = SparseAutoencoder(4, max_iter=3, random_state=0)
+    >>> with warnings.catch_warnings(action="ignore"):
+    ...     _ = model.fit(X)
+    >>> html = build_report(model, X, top_k=3)
+    >>> html.startswith("<!DOCTYPE html>"), html.count('class="card')
+    (True, 4)
+    """
+    started = time.perf_counter()
+    for name, value, low in (
+        ("top_k", top_k, 1),
+        ("bins", bins, 1),
+        ("units_per_page", units_per_page, 1),
+        ("n_reconstructions", n_reconstructions, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if not hasattr(X, "shape") or not hasattr(X, "dtype"):
+        X = np.asarray(X)
+    n_features = int(model.n_features_in_)
+    if len(X.shape) != 2 or X.shape[1] != n_features:
+        raise ValueError(
+            f"X must have shape (n_samples, {n_features}) for a model with "
+            f"{n_features} inputs, got {X.shape}"
+        )
+    if not _covers(summary, top_k, bins):
+        summary = summarize(model, X, top_k=top_k, bins=bins)
+    if history is None:
+        history = getattr(model, "history_", None) or {}
+    layout = ImageLayout(n_features, image_shape)
+    low, high = _data_range(model, X)
+
+    filter_images = _unit_filters(model.components_, layout)
+    top_images = _top_inputs(X, summary["top_inputs"]["indices"], layout, low, high)
+    dead = set(summary["dead_units"]["indices"])
+    saturated = set(summary["saturated_units"]["indices"])
+    cards = []
+    for j in range(int(model.n_components)):
+        rows = summary["top_inputs"]["indices"][j][:top_k]
+        values = summary["top_inputs"]["activations"][j][:top_k]
+        cards.append(
+            {
+                "index": j,
+                "rho_hat": summary["rho_hat"][j],
+                "active_fraction": summary["active_fraction"][j],
+                "kl": summary["kl"][j],
+                "dead": j in dead,
+                "saturated": j in saturated,
+                "filter": filter_images[j],
+                "top": top_images[j],
+                "top_inputs": list(zip(rows, values, strict=True)),
+                "bars": histogram_bars(
+                    summary["histograms"]["counts"][j],
+                    width=HISTOGRAM_WIDTH,
+                    height=HISTOGRAM_HEIGHT,
+                ),
+                "rho_hat_x": _histogram_x(summary["rho_hat"][j]),
+            }
+        )
+    pages = [
+        cards[start : start + units_per_page]
+        for start in range(0, len(cards), units_per_page)
+    ]
+
+    from .figures import curves_figure, rho_hat_figure
+
+    context = {
+        "title": title
+        or f"sparseae report: {n_features} inputs, {model.n_components} hidden units",
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "model": _model_facts(model, history),
+        "config": config if config is not None else _params(model),
+        "data": {
+            "samples": int(X.shape[0]),
+            "features": n_features,
+            "drawn as": _describe_layout(layout),
+        },
+        "versions": _versions(),
+        "summary": summary,
+        "filters": _filter_grid(model.components_, layout),
+        "filters_are_images": layout.is_image,
+        "sizes": _display_sizes(layout, len(summary["top_inputs"]["indices"][0])),
+        "curves": curves_figure(history, float(model.sparsity_target)),
+        "rho_hat_plot": rho_hat_figure(
+            summary["rho_hat"], float(model.sparsity_target)
+        ),
+        "reconstructions": _reconstructions(
+            model, X, layout, low, high, n_reconstructions
+        ),
+        "pages": pages,
+        "units_per_page": units_per_page,
+        "top_k": top_k,
+        "threshold_x": _histogram_x(summary["threshold"]),
+        "histogram": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
+    }
+    context["build_seconds"] = time.perf_counter() - started
+    return _environment().get_template("report.html.j2").render(context)
+
+
+def write_report(path, model, X, **kwargs) -> Path:
+    """Write :func:`build_report` of ``model`` on ``X`` to ``path``, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination, conventionally ``report.html``; its folder must exist.
+    model : SparseAutoencoder
+        Fitted.
+    X : array-like of shape (n_samples, n_features)
+        Data to measure the units on.
+    **kwargs
+        Passed to :func:`build_report`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
+    html = build_report(model, X, **kwargs)
+    return write_bytes_atomically(path, html.encode("utf-8"))
+
+
+def model_html(model, *, image_shape=None) -> str:
+    """A fitted model's settings, training summary and filters, as HTML.
+
+    What a notebook shows for a fitted model: no data is needed, so there are
+    no unit statistics (see :func:`build_report` for those).
+
+    Parameters
+    ----------
+    model : SparseAutoencoder
+        Fitted.
+    image_shape : tuple of int or None, default=None
+        As for :func:`build_report`.
+
+    Returns
+    -------
+    str
+        An HTML fragment with its own scoped styles.
+    """
+    layout = ImageLayout(int(model.n_features_in_), image_shape)
+    history = getattr(model, "history_", None) or {}
+    context = {
+        "model": _model_facts(model, history),
+        "config": _params(model),
+        "filters": _filter_grid(model.components_, layout),
+        "filters_are_images": layout.is_image,
+    }
+    return _environment().get_template("model.html.j2").render(context)
+
+
+def _covers(summary, top_k, bins) -> bool:
+    """Whether a given summary has the top inputs and histograms asked for."""
+    if summary is None or "top_inputs" not in summary or "histograms" not in summary:
+        return False
+    kept = len(summary["top_inputs"]["indices"][0])
+    return (
+        kept >= min(top_k, summary["n_samples"])
+        and len(summary["histograms"]["counts"][0]) == bins
+    )
+
+
+def _params(model) -> dict:
+    if not hasattr(model, "get_params"):
+        return {}
+    params = model.get_params(deep=False)
+    shown = {}
+    for name, value in params.items():
+        if name == "dtype":
+            value = np.dtype(value).name
+        elif not isinstance(value, int | float | str | None):
+            value = str(value)
+        shown[name] = value
+    return shown
+
+
+def _model_facts(model, history) -> dict:
+    facts = {
+        "shape": f"{model.n_features_in_} inputs → {model.n_components} hidden units",
+        "sparsity target ρ": float(model.sparsity_target),
+        "iterations": getattr(model, "n_iter_", None),
+    }
+    for key, label in (
+        ("loss", "final objective"),
+        ("reconstruction", "final reconstruction term"),
+        ("mean_activation", "final mean activation"),
+        ("time", "training time (s)"),
+    ):
+        if history.get(key):
+            facts[label] = float(history[key][-1])
+    return facts
+
+
+def _versions() -> dict:
+    import matplotlib
+    import PIL
+
+    return {
+        "sparseae": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "matplotlib": matplotlib.__version__,
+        "pillow": PIL.__version__,
+    }
+
+
+def _describe_layout(layout) -> str:
+    if not layout.is_image:
+        return "heat maps (not images)"
+    colour = " colour" if layout.n_channels == 3 else ""
+    return f"{layout.shape[0]}×{layout.shape[1]}{colour} images"
+
+
+def _histogram_x(value) -> float:
+    return round(float(np.clip(value, 0.0, 1.0)) * HISTOGRAM_WIDTH, 1)
+
+
+def _data_range(model, X) -> tuple[float, float]:
+    """Grey scale of the inputs: [0, 1] for sigmoid outputs, else X's 0.5-99.5%."""
+    if getattr(model, "output_activation", None) == "sigmoid":
+        return 0.0, 1.0
+    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), RANGE_SAMPLE)).astype(int))
+    sample = np.asarray(X[rows], dtype=np.float64)
+    low, high = np.percentile(sample, [0.5, 99.5])
+    return float(low), float(high)
+
+
+def _scaled_rows(W) -> np.ndarray:
+    """Each row of W mapped from its own minimum (0) to maximum (1)."""
+    low = W.min(axis=1, keepdims=True)
+    span = W.max(axis=1, keepdims=True) - low
+    return np.where(span > 0, (W - low) / np.where(span > 0, span, 1.0), 0.5)
+
+
+def _display_sizes(layout, top_k) -> dict:
+    """On-screen (width, height) of a card's pictures and of a reconstruction pair.
+
+    Images are enlarged by a whole factor, so the pixels stay square: a filter
+    to about 64 screen pixels, the grid of top inputs to about 160; strips of
+    features span the card.
+    """
+    if not layout.is_image:
+        return {"filter": (320, 12), "top": (320, 6 * top_k), "pair": (320, 16)}
+    height, width = layout.shape
+    scale = max(1, 64 // max(height, width))
+    n_cols = math.ceil(math.sqrt(top_k))
+    n_rows = math.ceil(top_k / n_cols)
+    top_width, top_height = n_cols * (width + 1) + 1, n_rows * (height + 1) + 1
+    top_scale = max(1, 160 // max(top_width, top_height))
+    return {
+        "filter": (width * scale, height * scale),
+        "top": (top_width * top_scale, top_height * top_scale),
+        "pair": ((2 * (width + 1) + 1) * scale, (height + 2) * scale),
+    }
+
+
+def _filter_grid(components, layout) -> dict:
+    W = np.asarray(components, dtype=np.float64)
+    if layout.is_image:
+        from ..plotting import tile_filters
+
+        tile = tile_filters(W, image_shape=layout.shape, n_channels=layout.n_channels)
+        scale = max(1, 640 // tile.shape[1])
+        return {
+            "uri": png_data_uri(grey(tile, 0.0, 1.0)),
+            "width": tile.shape[1] * scale,
+            "height": tile.shape[0] * scale,
+        }
+    return {
+        "uri": png_data_uri(diverging(W, float(np.abs(W).max()))),
+        "width": 1000,
+        "height": min(max(6 * W.shape[0], 60), 600),
+    }
+
+
+def _unit_filters(components, layout) -> list[str]:
+    W = np.asarray(components, dtype=np.float64)
+    if layout.is_image:
+        images = grey(layout.images(_scaled_rows(W)), 0.0, 1.0)
+        return [png_data_uri(image) for image in images]
+    limits = np.abs(W).max(axis=1)
+    return [
+        png_data_uri(diverging(w[None, :], limit))
+        for w, limit in zip(W, limits, strict=True)
+    ]
+
+
+def _top_inputs(X, indices, layout, low, high) -> list[str]:
+    indices = np.asarray(indices, dtype=np.int64)  # (n_components, k)
+    # Each input is read and drawn once, however many units it tops.
+    rows, position = np.unique(indices, return_inverse=True)
+    position = position.reshape(indices.shape)
+    data = np.asarray(X[rows], dtype=np.float64)
+    if layout.is_image:
+        drawn = grey(layout.images(data), low, high)
+        n_cols = math.ceil(math.sqrt(indices.shape[1]))
+        return [
+            png_data_uri(grid(drawn[unit], n_cols=n_cols, fill=96)) for unit in position
+        ]
+    drawn = grey(data, low, high)
+    return [png_data_uri(drawn[unit]) for unit in position]
+
+
+def _reconstructions(model, X, layout, low, high, count) -> list[dict]:
+    if count == 0:
+        return []
+    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), count)).astype(int))
+    inputs = np.asarray(X[rows], dtype=np.float64)
+    outputs = np.asarray(model.inverse_transform(model.transform(X[rows])))
+    errors = np.square(inputs - outputs).sum(axis=1)
+    pairs = []
+    for row, x, x_hat, error in zip(rows, inputs, outputs, errors, strict=True):
+        if layout.is_image:
+            picture = grid(
+                grey(layout.images(np.stack([x, x_hat])), low, high), n_cols=2
+            )
+        else:
+            picture = grey(np.stack([x, x_hat]), low, high)
+        pairs.append({"row": int(row), "image": png_data_uri(picture), "error": error})
+    return pairs

@@ -1,0 +1,108 @@
+"""The report's Matplotlib figures: training curves and the ρ̂ histogram.
+
+Drawn on :class:`matplotlib.figure.Figure` directly (the Agg canvas, no
+``pyplot``), so no global figure, backend or interactive state is touched, and
+returned as inline PNG ``data:`` URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+
+__all__ = ["OBJECTIVE_TERMS", "curves_figure", "rho_hat_figure"]
+
+# The history's objective terms, drawn together on a log scale.
+OBJECTIVE_TERMS = ("loss", "reconstruction", "weight_decay", "sparsity")
+
+
+def _data_uri(figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def curves_figure(history, sparsity_target) -> str | None:
+    """Objective terms and mean activation against the iteration, as a PNG URI.
+
+    Parameters
+    ----------
+    history : mapping of str to sequence of float
+        A fitted model's ``history_``: ``"loss"``, ``"reconstruction"``,
+        ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"`` (others are
+        ignored; missing ones are left out).
+    sparsity_target : float
+        ρ, drawn as a line beside the mean activation.
+
+    Returns
+    -------
+    str or None
+        ``None`` when the history has no iteration to draw.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    terms = {}
+    for name in OBJECTIVE_TERMS:
+        values = np.asarray(history.get(name, ()), dtype=np.float64)
+        # A term that is zero throughout (no weight decay) has no log.
+        if values.size and np.any(np.isfinite(values) & (values > 0)):
+            terms[name] = np.where(values > 0, values, np.nan)
+    mean_activation = np.asarray(history.get("mean_activation", ()), dtype=np.float64)
+    if not terms and not mean_activation.size:
+        return None
+    # Fixed margins: constrained layout takes a second on a log axis.
+    figure = Figure(figsize=(10, 3.4))
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
+    left, right = figure.subplots(1, 2)
+    for name, values in terms.items():
+        left.plot(np.arange(1, len(values) + 1), values, label=name.replace("_", " "))
+    left.set_yscale("log")
+    left.set_xlabel("iteration")
+    left.set_title("objective terms")
+    if terms:
+        left.legend(fontsize="small")
+    if mean_activation.size:
+        iterations = np.arange(1, len(mean_activation) + 1)
+        right.plot(iterations, mean_activation, label="mean activation")
+    right.axhline(sparsity_target, color="C3", linestyle="--", label="target ρ")
+    right.set_xlabel("iteration")
+    for axes in (left, right):
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    right.set_title("mean activation")
+    right.legend(fontsize="small")
+    return _data_uri(figure)
+
+
+def rho_hat_figure(rho_hat, sparsity_target) -> str:
+    """Histogram of the units' mean activations ρ̂ with ρ marked, as a PNG URI.
+
+    The axis is logarithmic when ρ̂ spans more than two decades, as it does
+    when some units are nearly dead.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    rho_hat = np.asarray(rho_hat, dtype=np.float64)
+    figure = Figure(figsize=(5, 3))
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.17, top=0.95)
+    axes = figure.add_subplot()
+    positive = rho_hat[rho_hat > 0]
+    low = min(positive.min(), sparsity_target) if positive.size else sparsity_target
+    high = max(rho_hat.max(), sparsity_target)
+    if high / low > 100:
+        low = max(low, 1e-12)
+        axes.hist(np.clip(rho_hat, low, None), bins=np.geomspace(low, high, 31))
+        axes.set_xscale("log")
+    else:
+        low = min(rho_hat.min(), sparsity_target)
+        pad = 0.05 * (high - low) or 0.05 * high or 0.05
+        axes.hist(rho_hat, bins=30, range=(max(low - pad, 0.0), high + pad))
+    axes.axvline(sparsity_target, color="C3", linestyle="--", label="target ρ")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel("mean activation ρ̂ of a unit")
+    axes.set_ylabel("units")
+    axes.legend(fontsize="small")
+    return _data_uri(figure)

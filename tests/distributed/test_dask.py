@@ -1,0 +1,213 @@
+"""Dask training against the in-memory kernel, to the last bit."""
+
+import os
+import signal
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from sparseae import SparseAutoencoder, load
+from sparseae.core.objective import make_settings
+from sparseae.core.params import Params
+from sparseae.core.partial_sums import block_sums
+
+from .conftest import data
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+from sparseae.distributed import ClusterData, DaskSparseAutoencoder, from_npy  # noqa: E402
+from sparseae.distributed._evaluate import align  # noqa: E402
+
+HYPER = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-3)
+FIELDS = ("a2_sum", "grad_W2", "grad_b2", "grad_W1", "grad_b1")
+
+
+def assert_same_sums(got, want):
+    assert got.n_rows == want.n_rows
+    assert got.reconstruction == want.reconstruction
+    for name in FIELDS:
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def assert_same_model(got, want):
+    for name in (
+        "components_",
+        "intercept_hidden_",
+        "decoder_weights_",
+        "intercept_visible_",
+    ):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+    assert got.loss_curve_ == want.loss_curve_
+
+
+@pytest.mark.parametrize("block_rows", [1, 7, 64])
+@pytest.mark.parametrize("chunk_rows", [37, 97, 700])
+def test_one_evaluation_equals_the_in_memory_kernel(
+    client, zarr_data, block_rows, chunk_rows
+):
+    X = data()
+    settings = make_settings(**HYPER)
+    params = Params.initialize(12, 5, rng=np.random.default_rng(1))
+    want = block_sums(params, settings, X, block_rows=block_rows)
+    for where in (client, None):
+        cluster = ClusterData(
+            align(zarr_data(X, chunk_rows), block_rows), block_rows, 5, where
+        )
+        assert_same_sums(cluster.sums(params.vector, settings), want)
+
+
+def fit_everywhere(X, tmp_path, client, zarr_data, **hyper):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        models = {"memory": SparseAutoencoder(**hyper).fit(X)}
+        np.save(tmp_path / "X.npy", X)
+        models["file"] = SparseAutoencoder(**hyper).fit_file(tmp_path / "X.npy")
+        models["cluster"] = DaskSparseAutoencoder(**hyper, client=client).fit(
+            zarr_data(X, 256)
+        )
+        models["cluster from .npy"] = DaskSparseAutoencoder(**hyper, client=client).fit(
+            from_npy(tmp_path / "X.npy", chunk_rows=150)
+        )
+        models["local scheduler"] = DaskSparseAutoencoder(**hyper).fit(zarr_data(X, 64))
+    return models
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dtype):
+    X = data(dtype=dtype)
+    hyper = dict(
+        HYPER, n_components=5, max_iter=25, block_rows=16, random_state=0, dtype=dtype
+    )
+    models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
+    assert models["memory"].n_iter_ == 25
+    for name, model in models.items():
+        assert model.components_.dtype == dtype, name
+        assert_same_model(model, models["memory"])
+    # And from run to run.
+    again = DaskSparseAutoencoder(**hyper, client=client)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert_same_model(again.fit(zarr_data(X, 256)), models["memory"])
+
+
+def test_default_partition_is_the_same_everywhere(client, zarr_data, tmp_path):
+    X = data(m=3000, n=8)
+    hyper = dict(HYPER, n_components=3, max_iter=6, random_state=1)
+    models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
+    for model in models.values():
+        assert_same_model(model, models["memory"])
+
+
+def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
+    X = zarr_data(data())
+    hyper = dict(
+        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, client=client
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = DaskSparseAutoencoder(**hyper).fit(X)
+        model = DaskSparseAutoencoder(**hyper)
+        model.fit(X, callback=lambda model, progress: progress.iteration == 3)
+        assert model.n_iter_ == 3
+        model.resume_fit(X)
+    assert_same_model(model, whole)
+
+
+def test_minibatch_step_is_data_parallel(client, zarr_data):
+    X = data(m=600)
+    hyper = dict(
+        HYPER, n_components=5, solver="adam", batch_size=600, max_iter=1, random_state=0
+    )
+    local = SparseAutoencoder(**hyper).partial_fit(X)
+    with pytest.warns(UserWarning, match="too small for a cluster"):
+        DaskSparseAutoencoder(**dict(hyper, batch_size=100), client=client).partial_fit(
+            zarr_data(X)
+        )
+    # One step on the whole data: the global batch's gradient from every chunk.
+    model = DaskSparseAutoencoder(**hyper, client=client)
+    model.partial_fit(zarr_data(X))
+    np.testing.assert_allclose(model.components_, local.components_, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(model.loss_curve_, local.loss_curve_, rtol=1e-12)
+
+
+def test_transform_is_lazy_and_chunked_as_the_rows(client, zarr_data, tmp_path):
+    X = data()
+    hyper = dict(HYPER, n_components=5, max_iter=5, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(**hyper, client=client).fit(zarr_data(X))
+    codes = model.transform(zarr_data(X))
+    assert isinstance(codes, da.Array)
+    assert codes.chunks == (zarr_data(X).chunks[0], (5,))
+    local = model.to_local()
+    assert type(local) is SparseAutoencoder
+    # Chunk by chunk: the products of other row counts may round differently.
+    np.testing.assert_allclose(
+        client.compute(codes, sync=True), local.transform(X), rtol=1e-14
+    )
+    # The same file format; a loaded file is a SparseAutoencoder.
+    loaded = load(model.save(tmp_path / "model.safetensors"))
+    assert type(loaded) is SparseAutoencoder
+    np.testing.assert_array_equal(loaded.components_, model.components_)
+
+
+def test_the_in_memory_estimator_refuses_dask_arrays(zarr_data):
+    X = zarr_data(data())
+    with pytest.raises(TypeError, match="DaskSparseAutoencoder"):
+        SparseAutoencoder(n_components=3).fit(X)
+    model = SparseAutoencoder(n_components=3, max_iter=2, solver="adam")
+    with pytest.raises(TypeError, match="DaskSparseAutoencoder"):
+        model.partial_fit(X)
+    model.partial_fit(data())
+    with pytest.raises(TypeError, match="DaskSparseAutoencoder"):
+        model.transform(X)
+
+
+def test_bad_data_is_refused_with_the_reason(client):
+    X = data()
+    X[3, 4] = np.nan
+    with pytest.raises(ValueError, match="1 non-finite"):
+        DaskSparseAutoencoder(n_components=3, client=client).fit(da.from_array(X))
+    with pytest.raises(ValueError, match="values in"):
+        DaskSparseAutoencoder(n_components=3, loss="cross_entropy", client=client).fit(
+            da.from_array(data() * 3)
+        )
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
+    from distributed import Client, LocalCluster
+
+    X = data(m=3000, n=16)
+    np.save(tmp_path / "X.npy", X)
+    hyper = dict(HYPER, n_components=6, max_iter=30, block_rows=32, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        want = SparseAutoencoder(**hyper).fit(X)
+    with (
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
+        killed = []
+
+        def kill_one(model, progress):
+            if progress.iteration == 10 and not killed:
+                pid = next(iter(client.run(os.getpid).values()))
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the nanny's reports of the death
+            model = DaskSparseAutoencoder(**hyper, client=client).fit(
+                from_npy(tmp_path / "X.npy", chunk_rows=256), callback=kill_one
+            )
+    assert killed
+    assert_same_model(model, want)
