@@ -1,17 +1,8 @@
-"""Softmax regression as a scikit-learn classifier; the kernel is core.softmax.
+"""Softmax regression as a scikit-learn classifier.
 
-The kernel is pure (arrays in, arrays out); its derivation is section 1 of
-``docs/stacked.md``, cited by equation number below.  Symbols:
-
-===========  ======================  ==========================================
-kernel       public                  meaning
-===========  ======================  ==========================================
-``X``        ``X``                   inputs, (m, n), rows are samples
-``y``        --                      labels encoded as 0 .. k-1, (m,)
-``W, b``     ``coef_, intercept_``   weights (k, n) and biases (k,)
-``Z``        --                      scores ``X Wᵀ + b``, (m, k)
-``lam``      ``weight_decay``        weight decay λ on ``W`` (not on ``b``)
-===========  ======================  ==========================================
+The kernel and its derivation's symbols are in :mod:`sparseae.core.softmax`
+(``docs/stacked.md`` section 1); ``coef_`` and ``intercept_`` are its ``W`` and
+``b``, ``weight_decay`` its λ.
 """
 
 from __future__ import annotations

@@ -57,11 +57,11 @@ class LbfgsOutcome(NamedTuple):
     state: LbfgsState
 
 
-def _loss_and_grad(objective, last=None):
+def _loss_and_grad(objective, trials=None):
     def loss_and_grad(theta):
         evaluation = objective(theta, True)
-        if last is not None:
-            last.update(theta=theta.copy(), evaluation=evaluation)
+        if trials is not None:
+            trials.append((theta.copy(), evaluation))
         grad = evaluation.grads.vector.astype(np.float64, copy=False)
         return evaluation.terms.total, grad
 
@@ -116,16 +116,27 @@ def fit_lbfgs(
     NonFiniteLossError
         If the objective is not finite at a starting point ``start``.
     """
-    last = {}
+    # The points evaluated since the last iteration: the line search accepts
+    # one of them, not always the last (zoom may end on its lower end), and
+    # its terms are recorded without evaluating it again.
+    trials = []
     state = start if isinstance(start, LbfgsState) else start_lbfgs(objective, start)
     begin = time.perf_counter() - record.elapsed
     stopped = False
 
     def after_iteration(theta, loss):
         nonlocal stopped
-        evaluation = last.get("evaluation")
-        if evaluation is None or not np.array_equal(theta, last["theta"]):
-            # The line search ended on a point it had left (zoom's lower end).
+        evaluation = next(
+            (
+                found
+                for point, found in reversed(trials)
+                if np.array_equal(point, theta)
+            ),
+            None,
+        )
+        trials.clear()
+        if evaluation is None:
+            # Not among this iteration's trial points: evaluate it for the record.
             evaluation = objective(theta, False)
         mean_activation = float(evaluation.mean_activation.mean())
         elapsed = time.perf_counter() - begin
@@ -138,7 +149,7 @@ def fit_lbfgs(
         return stopped
 
     result = minimize_lbfgs(
-        _loss_and_grad(objective, last),
+        _loss_and_grad(objective, trials),
         state,
         max_iter=settings.max_iter,
         memory=settings.memory,
