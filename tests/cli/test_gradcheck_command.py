@@ -6,8 +6,19 @@ from sparseae.cli import main
 def test_gradcheck_passes_and_prints_every_combination(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    assert "18 passed, 0 failed" in out
-    for name in ("kl", "squared", "l1", "linear", "cross_entropy", "relu", "topk"):
+    assert "19 passed, 0 failed" in out
+    assert "topk+aux" in out
+    assert "relu+aux" not in out  # ReLU units take no auxiliary loss
+    for name in (
+        "kl",
+        "squared",
+        "l1",
+        "linear",
+        "cross_entropy",
+        "relu",
+        "topk",
+        "+aux",
+    ):
         assert name in out
 
 

@@ -12,6 +12,7 @@ import sparseae.core.objective as objective
 import sparseae.models.autoencoder as autoencoder
 from sparseae import Params, SparseAutoencoder, evaluate
 from sparseae.core.objective import _evaluate, make_settings
+from sparseae.core.partial_sums import Evaluation, LossTerms
 from sparseae.datasets import load_digits_scaled
 from sparseae.solvers import make_optimizer
 from sparseae.training.history import Record, new_history
@@ -141,7 +142,8 @@ def test_minibatch_loop_takes_a_function_state_and_record(digits):
     n, h = digits.shape[1], 8
     settings = make_settings(**HYPER)
 
-    def objective_(theta, batch, rho_hat):
+    def objective_(theta, batch, rho_hat, dead):
+        assert dead is None  # no dead_after: no auxiliary loss
         params = Params.from_vector(theta, n, h)
         return _evaluate(params, batch, settings, previous_rho_hat=rho_hat)
 
@@ -193,3 +195,69 @@ def test_lbfgs_loop_continues_a_state_it_was_stopped_in(digits):
     assert not second.stopped and second.result.n_iter == 12
     np.testing.assert_array_equal(second.result.theta, straight.result.theta)
     assert cut.loss_curve == whole.loss_curve and cut.n_iter == 12
+
+
+def test_the_loop_counts_samples_since_each_unit_fired_and_hands_on_the_dead():
+    # Batches of 4, 4 and 2 rows; unit 0 fires in every one, unit 1 in none,
+    # unit 2 in the second only.  A unit is dead from 4 samples without firing.
+    n, h = 2, 3
+    seen = []
+
+    def objective_(theta, batch, rho_hat, dead):
+        seen.append(None if dead is None else dead.tolist())
+        fired = np.array([True, False, len(seen) == 2])
+        grads = Params.zeros(n, h)
+        return Evaluation(LossTerms(1.0, 0.0, 0.0), np.zeros(h), grads, fired)
+
+    def run(dead_after):
+        seen.clear()
+        state = MinibatchState(
+            np.random.default_rng(0), make_optimizer("sgd", learning_rate=0.1)
+        )
+        loop = MinibatchSettings(4, 1, 0.0, 9, dead_after=dead_after)
+        theta = Params.zeros(n, h).vector
+        train_minibatch(
+            objective_,
+            theta,
+            np.zeros((10, n)),
+            state,
+            loop,
+            Record(0, new_history(), []),
+        )
+        return state
+
+    state = run(dead_after=4)
+    assert seen == [None, [False, True, True], [False, True, False]]
+    assert state.since_fired.tolist() == [0, 10, 2]
+    assert state.dead(4).tolist() == [False, True, False]
+    assert state.dead(11).tolist() == [False, False, False]
+    # Without dead_after the objective gets no dead units; the count goes on.
+    state = run(dead_after=None)
+    assert seen == [None, None, None] and state.since_fired.tolist() == [0, 10, 2]
+    assert state.dead(None) is None
+
+
+def test_the_dead_count_is_saved_with_the_state_and_old_states_still_load():
+    state = MinibatchState(
+        np.random.default_rng(0), make_optimizer("adam", learning_rate=0.1)
+    )
+    state.fired(np.array([True, False]), 5)
+    state.sums = [1.0, 2.0, 3.0, 0.5, 0.25]
+    arrays, numbers = state.to_saved()
+    again = MinibatchState.from_saved(dict(arrays), dict(numbers))
+    assert again.since_fired.tolist() == [0, 5] and again.since_fired.flags.writeable
+    assert again.sums == state.sums
+    # Written before the auxiliary loss: four sums and no count.
+    arrays.pop("since_fired")
+    old = dict(numbers, sums=[1.0, 2.0, 3.0, 0.25])
+    upgraded = MinibatchState.from_saved(arrays, old)
+    assert upgraded.since_fired is None and upgraded.sums == [1.0, 2.0, 3.0, 0.0, 0.25]
+    bad = MinibatchState(
+        np.random.default_rng(0), make_optimizer("sgd", learning_rate=0.1)
+    )
+    bad.since_fired = np.array([1, -1])
+    with pytest.raises(ValueError, match="since_fired has negative counts"):
+        bad.check(4, 2, np.float64, "auto")
+    bad.since_fired = np.array([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"since_fired must be int64 of shape \(2,\)"):
+        bad.check(4, 2, np.float64, "auto")

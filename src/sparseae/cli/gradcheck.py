@@ -1,4 +1,9 @@
-"""``sparseae gradcheck``: every unit, penalty, output and loss against differences."""
+"""``sparseae gradcheck``: every unit, penalty, output and loss against differences.
+
+With the auxiliary loss for dead units too (``docs/derivation.md`` eq. 15):
+top-k units, linear output, squared error, about half the units dead (ReLU
+units take no auxiliary loss).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,9 @@ UNIT_PENALTIES = {"relu": ("l1", "squared"), "topk": ("l1",)}
 # far from a kink of the unit, a hundred steps.
 MARGIN = 1e-2
 EPSILON = 1e-4
+# Weight of the auxiliary loss in its rows: large enough that an error in its
+# gradient shows as much as one in the main term's.
+AUX_WEIGHT = 0.5
 
 
 def add_parser(subparsers) -> None:
@@ -41,7 +49,10 @@ def add_parser(subparsers) -> None:
             "ReLU and top-k units are piecewise linear: their problems are drawn "
             "with every pre-activation at least 0.01 from 0 and, for top-k, the "
             "k-th and (k+1)-th largest of each sample at least 0.01 apart, so "
-            "that no difference crosses a kink."
+            "that no difference crosses a kink. The auxiliary loss for dead "
+            "units (aux_k, every other unit dead) is checked with top-k units, "
+            "the only ones it takes, linear output and squared error, its own "
+            "choice of units as far from ties."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -83,6 +94,21 @@ def top_k(n_hidden: int) -> int:
     return max(1, n_hidden // 2)
 
 
+def auxiliary_combinations(n_hidden: int) -> list[tuple[str, str, str, str]]:
+    """The (activation, penalty, output, loss) rows checked with the auxiliary loss.
+
+    None with a single hidden unit, which leaves aux_k no valid value.
+    """
+    if n_hidden < 2:
+        return []
+    return [("topk", "l1", "linear", "squared")]
+
+
+def auxiliary_setup(n_hidden: int) -> tuple[int, np.ndarray]:
+    """aux_k and the dead units of the auxiliary rows: every other unit, from 0."""
+    return min(top_k(n_hidden), n_hidden - 1), np.arange(n_hidden) % 2 == 0
+
+
 def random_problem(rng, m: int, n: int, h: int) -> tuple[np.ndarray, Params]:
     """Binary data and initial parameters with small random biases."""
     # Binary data keeps reconstructions away from the targets, so that every
@@ -95,9 +121,20 @@ def random_problem(rng, m: int, n: int, h: int) -> tuple[np.ndarray, Params]:
 
 
 def problem_away_from_kinks(
-    rng, m: int, n: int, h: int, activation: str, k: int | None = None, tries=1000
+    rng,
+    m: int,
+    n: int,
+    h: int,
+    activation: str,
+    k: int | None = None,
+    tries=1000,
+    *,
+    aux_k: int | None = None,
+    dead: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Params]:
     """A :func:`random_problem` whose pre-activations keep :data:`MARGIN` from kinks.
+
+    With ``aux_k`` and ``dead``, from those of the auxiliary code too.
 
     Raises
     ------
@@ -107,7 +144,8 @@ def problem_away_from_kinks(
     """
     for _ in range(tries):
         X, params = random_problem(rng, m, n, h)
-        if kink_margin(X @ params.W1.T + params.b1, activation, k) >= MARGIN:
+        z = X @ params.W1.T + params.b1
+        if kink_margin(z, activation, k, aux_k, dead) >= MARGIN:
             return X, params
     raise ValueError(
         f"no problem of {m} samples and {h} hidden units in {tries} draws has every "
@@ -128,15 +166,23 @@ def run(args) -> int:
         problems[activation] = problem_away_from_kinks(
             rng, m, n, h, activation, top_k(h)
         )
+    aux_k, dead = auxiliary_setup(h)
+    auxiliary = {"aux_k": aux_k, "aux_weight": AUX_WEIGHT, "dead": dead}
+    for activation, *_ in auxiliary_combinations(h):
+        problems[activation + "+aux"] = problem_away_from_kinks(
+            rng, m, n, h, activation, top_k(h), aux_k=aux_k, dead=dead
+        )
     columns = (*BLOCK_NAMES, "all")
     print(
         f"{'unit':8} {'penalty':8} {'output':8} {'loss':14} "
         + " ".join(f"{c:>9}" for c in columns)
     )
     failed = 0
-    rows = unit_combinations()
-    for activation, penalty, output, loss in rows:
-        X, params = problems[activation]
+    rows = [(*row, False) for row in unit_combinations()]
+    rows += [(*row, True) for row in auxiliary_combinations(h)]
+    for activation, penalty, output, loss, aux in rows:
+        name = activation + "+aux" if aux else activation
+        X, params = problems[name]
         hyper = dict(
             sparsity_target=0.1,
             sparsity_weight=3.0,
@@ -146,6 +192,7 @@ def run(args) -> int:
             loss=loss,
             activation=activation,
             k=top_k(h) if activation == "topk" else None,
+            **(auxiliary if aux else {}),
         )
         result = check_gradient(
             lambda p, X=X, hyper=hyper: loss_and_grad(p, X, **hyper),
@@ -156,7 +203,7 @@ def run(args) -> int:
         ok = differences["all"] < args.tolerance and result.worst < 10 * args.tolerance
         failed += not ok
         print(
-            f"{activation:8} {penalty if activation != 'topk' else '-':8} "
+            f"{name:8} {penalty if activation != 'topk' else '-':8} "
             f"{output:8} {loss:14} "
             + " ".join(f"{differences[c]:9.1e}" for c in columns)
             + ("" if ok else "  FAIL")

@@ -33,6 +33,8 @@ EXAMPLE = """examples:
       --rho-estimate running --max-iter 50
   sparseae train patches -o runs/adam --resume      # after Ctrl-C
   sparseae train digits -o runs/digits --resume --max-iter 800   # run longer
+  sparseae train digits -o runs/topk --n-components 64 --hidden-activation topk \\
+      --k 8 --output-activation linear --solver adam --aux-k 16 --unit-norm-decoder
 
 writes OUTPUT/model.safetensors, OUTPUT/metrics.json (figures, configuration,
 unit statistics), OUTPUT/history.csv, OUTPUT/loss.png, OUTPUT/report.html and,
@@ -41,8 +43,9 @@ OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C;
 an interrupted run still writes history.csv and report.html.
 """
 
-# Options that set estimator parameters: (name, type, help). Defaults and the
-# valid values come from the estimator itself.
+# Options that set estimator parameters: (name, type, help); the type bool is
+# a flag that sets True. Defaults and the valid values come from the
+# estimator itself.
 HYPERPARAMETERS = (
     ("n_components", int, "hidden units h"),
     ("sparsity_target", float, "target mean activation rho, in (0, 1)"),
@@ -53,6 +56,20 @@ HYPERPARAMETERS = (
     ("loss", str, "reconstruction loss: squared or cross_entropy"),
     ("hidden_activation", str, "hidden unit: sigmoid, relu (with l1) or topk"),
     ("k", number(int, low=1), "units kept per sample by topk"),
+    ("unit_norm_decoder", bool, "hold every decoder column at unit norm"),
+    (
+        "aux_k",
+        number(int, low=1),
+        "units of the auxiliary loss for dead units (topk only: a dead relu "
+        "unit has no positive pre-activation to revive it with; linear output, "
+        "sgd or adam); None: off",
+    ),
+    ("aux_weight", number(float, above=0), "weight of the auxiliary loss"),
+    (
+        "dead_after",
+        number(int, low=1),
+        "samples without firing after which a unit is dead; None: one pass",
+    ),
     ("solver", str, "lbfgs (full batch), sgd or adam (minibatches)"),
     ("max_iter", int, "iterations (L-BFGS) or epochs (SGD, Adam)"),
     ("lbfgs_memory", int, "correction pairs kept by L-BFGS"),
@@ -104,6 +121,15 @@ def add_parser(subparsers) -> None:
     )
     model = parser.add_argument_group("model and training")
     for name, kind, text in HYPERPARAMETERS:
+        if kind is bool:
+            model.add_argument(
+                "--" + name.replace("_", "-"),
+                action="store_const",
+                const=True,
+                default=EstimatorDefault(name),
+                help=f"{text} (default %(default)s)",
+            )
+            continue
         model.add_argument(
             "--" + name.replace("_", "-"),
             type=kind,
@@ -277,8 +303,11 @@ def _config(args, model, X, image_shape) -> dict:
 
 
 def _write_history(model, folder: Path) -> None:
-    """One row per iteration (L-BFGS) or epoch (SGD, Adam): history.csv."""
-    keys = list(model.history_)
+    """One row per iteration (L-BFGS) or epoch (SGD, Adam): history.csv.
+
+    The auxiliary loss has a column when the run used one (``--aux-k``).
+    """
+    keys = [k for k in model.history_ if k != "auxiliary" or model.aux_k is not None]
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(["iteration", *keys])
@@ -374,10 +403,10 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds, config):
         f"objective:       {terms.total:.6g} (reconstruction {terms.reconstruction:.6g}"
         f", weight decay {terms.weight_decay:.6g}, sparsity {terms.sparsity:.6g})"
     )
-    print(
-        f"mean activation: {metrics['mean_activation']:.4g} "
-        f"(target {model.sparsity_target})"
-    )
+    # Only the KL and squared penalties pull ρ̂ towards ρ; top-k has no penalty.
+    uses_target = model.hidden_activation != "topk" and model.penalty != "l1"
+    target = f" (target {model.sparsity_target})" if uses_target else ""
+    print(f"mean activation: {metrics['mean_activation']:.4g}{target}")
     units = metrics["units"]
     print(
         f"units:           L0 {units['l0']:.3g} of {model.n_components}, FVU "

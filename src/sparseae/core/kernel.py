@@ -9,6 +9,12 @@ eq. (11) splits ∇W1 and ∇b1 so that every sum can be taken block by block,
 at the price of one more product, f'ᵀ X, taken together with the first as one
 product of twice the width.
 
+With ``aux_k`` the auxiliary loss for dead units of eq. (15) is summed in the
+same pass and into the same buffers: its error t = W2 (a2 + u) + b2 − x adds
+α tᵀ (a2 + u) to Σ δ3ᵀ a2, α t to Σ δ3 and α (t W2) ⊙ 1[a2 + u > 0] to the
+hidden error, and ½‖t‖² to a sum of its own.  Without it the kernel does not
+touch any of this.
+
 The rows are partitioned into blocks of ``block_rows`` rows, counted from the
 first row: the partition depends on the number of rows and ``block_rows``
 only, never on threads or workers.  Each block is summed by one thread, in
@@ -29,7 +35,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import activate_, sigmoid_, slope
+from .activations import activate_, auxiliary_code_, sigmoid_, slope
 from .penalties import Penalty
 from .threads import WorkerPool, available_workers
 
@@ -66,7 +72,13 @@ _PARALLEL_WORK = 1 << 23
 
 
 class Settings(NamedTuple):
-    """Hyperparameters of the objective, already checked."""
+    """Hyperparameters of the objective, already checked.
+
+    ``aux_k`` switches on the auxiliary loss of eq. (15), with weight
+    ``aux_weight`` and the dead units ``dead`` (bool, (n_hidden,); None for
+    none), an input held fixed during one evaluation: a training loop hands
+    each evaluation its own with ``settings._replace(dead=...)``.
+    """
 
     rho: float
     beta: float
@@ -76,6 +88,9 @@ class Settings(NamedTuple):
     loss: str
     activation: str = "sigmoid"
     k: int | None = None
+    aux_k: int | None = None
+    aux_weight: float = 1 / 32
+    dead: np.ndarray | None = None
 
 
 def tile_rows(n_features: int, n_hidden: int) -> int:
@@ -130,6 +145,18 @@ class BlockSums:
             self.S = np.empty((rows, 2 * h), dtype)
             self._nh = np.empty((n, h), dtype)
             self._hn = np.empty((2 * h, n), dtype)
+        self.aux = settings.aux_k is not None
+        if self.aux:
+            dead = settings.dead
+            # None when no unit is dead, and u = 0.
+            self._alive = (
+                None if dead is None or not dead.any() else np.flatnonzero(~dead)
+            )
+            self.U = np.empty((rows, h), dtype)  # z2, then u, then a2 + u, eq. (15)
+            self.R = np.empty((rows, n), dtype)  # t, then α t
+            self._silent = np.empty((rows, h), bool)
+            if grad:
+                self.Q = np.empty((rows, h), dtype)  # α t W2
         self.start()
 
     def start(self) -> None:
@@ -137,6 +164,7 @@ class BlockSums:
         n, h, dtype = self.params.n_features, self.params.n_hidden, self.params.dtype
         self.first = True
         self.reconstruction = 0.0  # Python floats: the loss sums in float64
+        self.auxiliary = 0.0
         self.a2_sum = np.zeros(h)
         if self.grad:
             self.gW2 = np.empty((n, h), dtype)
@@ -149,6 +177,8 @@ class BlockSums:
         fields = dict(
             n_rows=n_rows, reconstruction=self.reconstruction, a2_sum=self.a2_sum
         )
+        if self.aux:
+            fields["auxiliary"] = self.auxiliary
         if self.grad:
             fields.update(
                 grad_W2=self.gW2, grad_b2=self.gb2, grad_W1=self.gW1, grad_b1=self.gb1
@@ -183,15 +213,30 @@ class BlockSums:
         A = self.A[: X.shape[0]]
         self.encode(X, A)
         self.output(X, A)
+        if self.aux:
+            self.auxiliary_output(X, A)
         if self.grad:
             self.hidden(X, A)
         self.first = False
 
     def encode(self, X, A):
-        """Write a2 of the rows ``X`` into ``A`` and add them to Σ a2."""
+        """Write a2 of the rows ``X`` into ``A`` and add them to Σ a2.
+
+        With the auxiliary loss, also the code u of eq. (15) into ``U``.
+        """
+        settings = self.settings
         np.matmul(X, self.params.W1.T, out=A)  # (rows, h), eq. (1)
         A += self.params.b1
-        activate_(A, self.settings.activation, self.settings.k)
+        if self.aux:
+            U = self.U[: X.shape[0]]
+            if self._alive is None:  # no unit is dead: u = 0
+                U.fill(0)
+            else:
+                np.copyto(U, A)  # z2, before activate_ overwrites it
+        activate_(A, settings.activation, settings.k)
+        if self.aux and self._alive is not None:
+            silent = self._silent[: X.shape[0]]
+            auxiliary_code_(U, A, self._alive, settings.aux_k, silent)
         self.a2_sum += self._column_sums(A)  # m ρ̂, eq. (4)
 
     def output(self, X, A):
@@ -225,13 +270,40 @@ class BlockSums:
         self._column_sum(self.gb2, T)
         np.matmul(T, W2, out=self.S[:rows, : A.shape[1]])  # δ3 W2, eq. (8)
 
+    def auxiliary_output(self, X, A):
+        """Add the tile's auxiliary loss of eq. (15) and, if asked, its output sums.
+
+        Needs δ3 = x̂ − x in ``T`` (linear output, squared error) and u in
+        ``U``; adds to the output sums of :meth:`output` and leaves
+        α t W2 in ``Q`` and a2 + u in ``U`` for :meth:`hidden`.
+        """
+        rows = X.shape[0]
+        W2, T = self.params.W2, self.T[:rows]
+        U, R = self.U[:rows], self.R[:rows]
+        np.matmul(U, W2.T, out=R)
+        R += T  # t = W2 (a2 + u) + b2 − x, eq. (15)
+        self.auxiliary += 0.5 * float(np.vdot(R, R))
+        if not self.grad:
+            return
+        R *= self.settings.aux_weight
+        U += A  # a2 + u: the supports are disjoint
+        np.matmul(R.T, U, out=self._nh)
+        self.gW2 += self._nh  # α tᵀ (a2 + u)
+        self.gb2 += self._column_sums(R)
+        np.matmul(R, W2, out=self.Q[:rows])  # α t W2
+
     def hidden(self, X, A):
-        """Add the tile's two hidden-layer sums of eq. (11)."""
+        """Add the tile's two hidden-layer sums of eq. (11) (and of eq. 15)."""
         rows, h = A.shape
         S = self.S[:rows]
         error, f_prime = S[:, :h], S[:, h:]
         slope(A, self.settings.activation, out=f_prime)  # f'(z2) from a2
         error *= f_prime  # δ3 W2 ⊙ f', eq. (11)
+        if self.aux:
+            Q, silent = self.Q[:rows], self._silent[:rows]
+            np.greater(self.U[:rows], 0, out=silent)
+            Q *= silent
+            error += Q  # + α (t W2) ⊙ 1[a2 + u > 0], eq. (15)
         self._product(S.T, X, self.gW1, self._hn)  # both products of eq. (11)
         self._column_sum(self.gb1, S)
 
@@ -260,6 +332,11 @@ def sum_blocks(
     sums, depend on ``block_rows`` and the shape alone.
     """
     m, n, h = X.shape[0], params.n_features, params.n_hidden
+    dead = settings.dead
+    if settings.aux_k is not None and dead is not None and dead.shape != (h,):
+        raise ValueError(
+            f"dead must have shape ({h},), one flag per hidden unit, got {dead.shape}"
+        )
     tile = _tiles(block_rows, tile_rows(n, h))
     n_threads = max(1, min(n_threads, -(-m // block_rows)))
     workers = [

@@ -16,6 +16,9 @@ kernel             public                      meaning
 ``rho_hat``        ``mean_activation``         mean activation per unit, (h,)
 ``delta3``         --                          output error, (m, n)
 ``delta2``         --                          hidden error, (m, h)
+``aux_k``          ``aux_k``                   units of the auxiliary code, eq. (15)
+``aux_weight``     ``aux_weight``              its weight α
+``dead``           --                          dead units, bool (h,)
 =================  ==========================  =====================================
 """
 
@@ -59,6 +62,9 @@ def check_hyperparameters(
     loss: str = "squared",
     activation: str = "sigmoid",
     k: int | None = None,
+    aux_k: int | None = None,
+    aux_weight: float = 1 / 32,
+    dead=None,
 ) -> None:
     """Raise a ``ValueError`` naming the first hyperparameter out of range.
 
@@ -91,6 +97,58 @@ def check_hyperparameters(
             f"got output={output!r}; use loss='squared' with a linear output"
         )
     _check_activation(activation, k, penalty)
+    _check_auxiliary(aux_k, aux_weight, dead, activation, output, loss)
+
+
+def _check_auxiliary(aux_k, aux_weight, dead, activation, output, loss):
+    """The auxiliary loss for dead units and what it needs (eq. 15)."""
+    if aux_k is None:
+        if dead is not None:
+            raise ValueError(
+                "dead is only used by the auxiliary loss; give aux_k too, or "
+                "leave dead=None"
+            )
+        return
+    if isinstance(aux_k, bool) or not isinstance(aux_k, numbers.Integral) or aux_k < 1:
+        raise ValueError(
+            f"aux_k, the units of the auxiliary code, must be an integer >= 1 or "
+            f"None, got {aux_k!r}"
+        )
+    if activation != "topk":
+        raise ValueError(f"aux_k {_auxiliary_needs_topk('activation', activation)}")
+    if output != "linear" or loss != "squared":
+        raise ValueError(
+            f"aux_k needs output='linear' and loss='squared', got output={output!r} "
+            f"and loss={loss!r}"
+        )
+    _real(aux_weight, "aux_weight")
+    if not (aux_weight > 0 and np.isfinite(aux_weight)):
+        raise ValueError(f"aux_weight must be a finite number > 0, got {aux_weight!r}")
+    if dead is not None:
+        dead = np.asarray(dead)
+        if dead.dtype != bool or dead.ndim != 1:
+            raise ValueError(
+                f"dead must be a 1-D boolean array, one flag per hidden unit, got "
+                f"{dead.dtype} of shape {dead.shape}"
+            )
+
+
+# Why the auxiliary loss refuses a hidden unit other than top-k
+# (docs/derivation.md#auxiliary-loss): u of eq. (15) would always be 0.
+_AUXILIARY_REFUSED = {
+    "relu": "a dead ReLU unit has no positive pre-activation for the auxiliary "
+    "code to use, so the term could not revive it",
+    "sigmoid": "a sigmoid unit is never silent (a2 > 0), so the auxiliary code "
+    "would have no unit to use",
+}
+
+
+def _auxiliary_needs_topk(name, activation):
+    """``needs <name>='topk', got <name>=<activation>: <why>``, for aux_k's errors."""
+    why = _AUXILIARY_REFUSED.get(activation)
+    return f"needs {name}='topk', got {name}={activation!r}" + (
+        f": {why}" if why else ""
+    )
 
 
 def _check_activation(activation, k, penalty):
@@ -178,6 +236,9 @@ def evaluate(
     loss: str = "squared",
     activation: str = "sigmoid",
     k: int | None = None,
+    aux_k: int | None = None,
+    aux_weight: float = 1 / 32,
+    dead: np.ndarray | None = None,
     compute_grad: bool = True,
     previous_rho_hat: np.ndarray | None = None,
     rho_decay: float = 0.0,
@@ -219,6 +280,19 @@ def evaluate(
         l1 or squared penalty, topk has no sparsity term.
     k : int or None, default=None
         Units kept per sample by topk.
+    aux_k : int or None, default=None
+        With topk units, a linear output and the squared error: adds the
+        auxiliary loss for dead units of ``docs/derivation.md`` eq. (15), the
+        reconstruction error of a2 + u, u the ReLU of the ``aux_k`` largest
+        pre-activations of each sample among the ``dead`` units its code
+        leaves silent; in [1, n_hidden).  Refused with relu units, whose dead
+        units have no positive pre-activation for u to use.  None: no such
+        term.
+    aux_weight : float, default=1/32
+        α, the weight of the auxiliary loss, > 0 (Gao et al.'s 1/32).
+    dead : array-like of bool, shape (n_hidden,), or None, default=None
+        The dead units of the auxiliary loss, held fixed during the
+        evaluation; None when no unit is dead.
     compute_grad : bool, default=True
         Whether to back-propagate.
     previous_rho_hat : ndarray of shape (n_hidden,) or None, default=None
@@ -267,9 +341,13 @@ def evaluate(
         loss=loss,
         activation=activation,
         k=k,
+        aux_k=aux_k,
+        aux_weight=aux_weight,
+        dead=dead,
     )
     X = _check_data(params, X)
     _check_rho_policy(previous_rho_hat, rho_decay, params.n_hidden)
+    _check_dead(settings, params.n_hidden)
     if params.dtype != X.dtype:
         params = params.astype(X.dtype)
     return _evaluate(
@@ -309,6 +387,20 @@ def _evaluate(
     )
 
 
+def _check_dead(settings, n_hidden):
+    if settings.aux_k is None:
+        return
+    if settings.aux_k >= n_hidden:
+        raise ValueError(
+            f"aux_k must be < n_hidden={n_hidden}, got aux_k={settings.aux_k}"
+        )
+    if settings.dead is not None and settings.dead.shape != (n_hidden,):
+        raise ValueError(
+            f"dead must have shape ({n_hidden},), one flag per hidden unit, got "
+            f"{settings.dead.shape}"
+        )
+
+
 def _check_rho_policy(previous_rho_hat, rho_decay, n_hidden):
     _real(rho_decay, "rho_decay")
     if not 0 <= rho_decay <= 1:
@@ -328,8 +420,9 @@ def make_settings(**hyperparameters) -> Settings:
     **hyperparameters
         ``sparsity_target``, ``sparsity_weight``, ``weight_decay`` and
         optionally ``penalty``, ``output``, ``loss``, ``activation``, ``k``,
-        as for :func:`evaluate`.  With ``activation="topk"`` the sparsity
-        term is dropped (β = 0): k makes the codes sparse.
+        ``aux_k``, ``aux_weight``, ``dead``, as for :func:`evaluate`.  With
+        ``activation="topk"`` the sparsity term is dropped (β = 0): k makes
+        the codes sparse.
 
     Returns
     -------
@@ -346,6 +439,7 @@ def make_settings(**hyperparameters) -> Settings:
     """
     hyper = {"penalty": "kl", "output": "sigmoid", "loss": "squared"}
     hyper |= {"activation": "sigmoid", "k": None}
+    hyper |= {"aux_k": None, "aux_weight": 1 / 32, "dead": None}
     hyper.update(hyperparameters)
     check_hyperparameters(**hyper)
     beta, penalty = hyper["sparsity_weight"], hyper["penalty"]
@@ -362,6 +456,9 @@ def make_settings(**hyperparameters) -> Settings:
         loss=hyper["loss"],
         activation=hyper["activation"],
         k=hyper["k"] if hyper["activation"] == "topk" else None,
+        aux_k=hyper["aux_k"],
+        aux_weight=hyper["aux_weight"],
+        dead=None if hyper["dead"] is None else np.asarray(hyper["dead"]),
     )
 
 
@@ -377,6 +474,9 @@ def loss_and_grad(
     loss: str = "squared",
     activation: str = "sigmoid",
     k: int | None = None,
+    aux_k: int | None = None,
+    aux_weight: float = 1 / 32,
+    dead: np.ndarray | None = None,
 ) -> tuple[float, Params]:
     """Objective J of ``docs/derivation.md`` eq. (3) and its gradient.
 
@@ -385,7 +485,7 @@ def loss_and_grad(
     Returns
     -------
     loss : float
-        J = reconstruction + weight decay + β · penalty.
+        J = reconstruction + weight decay + β · penalty (+ the auxiliary loss).
     grads : Params
         ∂J/∂W1, ∂J/∂b1, ∂J/∂W2, ∂J/∂b2, in the data's floating type.
 
@@ -414,6 +514,9 @@ def loss_and_grad(
         loss=loss,
         activation=activation,
         k=k,
+        aux_k=aux_k,
+        aux_weight=aux_weight,
+        dead=dead,
     )
     return evaluation.terms.total, evaluation.grads
 
@@ -430,15 +533,19 @@ def loss_terms(
     loss: str = "squared",
     activation: str = "sigmoid",
     k: int | None = None,
+    aux_k: int | None = None,
+    aux_weight: float = 1 / 32,
+    dead: np.ndarray | None = None,
 ) -> LossTerms:
-    """The three terms of J separately, for reporting; no gradient is computed.
+    """The terms of J separately, for reporting; no gradient is computed.
 
     Parameters are those of :func:`evaluate`.
 
     Returns
     -------
     LossTerms
-        ``reconstruction``, ``weight_decay``, ``sparsity``; ``.total`` is J.
+        ``reconstruction``, ``weight_decay``, ``sparsity``, ``auxiliary``;
+        ``.total`` is J.
     """
     return evaluate(
         params,
@@ -451,5 +558,8 @@ def loss_terms(
         loss=loss,
         activation=activation,
         k=k,
+        aux_k=aux_k,
+        aux_weight=aux_weight,
+        dead=dead,
         compute_grad=False,
     ).terms

@@ -52,16 +52,21 @@ _GRADS = ("grad_W2", "grad_b2", "grad_W1", "grad_b1")
 
 
 class LossTerms(NamedTuple):
-    """The three terms of the objective J (derivation eq. 3)."""
+    """The terms of the objective J (derivation eqs. 3 and 15).
+
+    ``auxiliary`` is the auxiliary loss for dead units of eq. (15), 0 without
+    ``aux_k``.
+    """
 
     reconstruction: float
     weight_decay: float
     sparsity: float
+    auxiliary: float = 0.0
 
     @property
     def total(self) -> float:
-        """The objective J, the sum of the three terms."""
-        return self.reconstruction + self.weight_decay + self.sparsity
+        """The objective J, the sum of the terms."""
+        return self.reconstruction + self.weight_decay + self.sparsity + self.auxiliary
 
 
 class Evaluation(NamedTuple):
@@ -76,11 +81,15 @@ class Evaluation(NamedTuple):
         running estimate, the estimate used).
     grads : Params or None
         The gradient of the total, or None when it was not asked for.
+    fired : ndarray of bool, shape (n_hidden,), or None
+        Whether each unit was non-zero on at least one of the rows (Σ a2 > 0),
+        whatever the ρ̂ policy; what a training loop counts dead units by.
     """
 
     terms: LossTerms
     mean_activation: np.ndarray
     grads: Params | None
+    fired: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,6 +113,9 @@ class PartialSums:
         f'ᵀ X, which :func:`finish_sums` multiplies by β s.
     grad_b1 : ndarray of shape (2 * n_hidden,) or None
         Σ δ3 W2 ⊙ f', then Σ f'.
+    auxiliary : float
+        Σ of the per-row auxiliary loss ½‖t‖² of eq. (15), in float64; 0
+        without ``aux_k``.  Its gradient is in the four sums above.
 
     Notes
     -----
@@ -138,6 +150,7 @@ class PartialSums:
     grad_b2: np.ndarray | None = None
     grad_W1: np.ndarray | None = None
     grad_b1: np.ndarray | None = None
+    auxiliary: float = 0.0
 
     @property
     def has_grad(self) -> bool:
@@ -156,6 +169,7 @@ class PartialSums:
             self.reconstruction + other.reconstruction,
             self.a2_sum + other.a2_sum,
             **grads,
+            auxiliary=self.auxiliary + other.auxiliary,
         )
 
     def __radd__(self, other) -> PartialSums:
@@ -201,6 +215,7 @@ def _add_into(a: PartialSums, b: PartialSums) -> PartialSums:
         a.reconstruction + b.reconstruction,
         a.a2_sum,
         **{name: getattr(a, name) for name in _GRADS},
+        auxiliary=a.auxiliary + b.auxiliary,
     )
 
 
@@ -411,13 +426,18 @@ def finish_sums(
         total.a2_sum, m, settings, dtype, previous_rho_hat, rho_decay
     )
     penalty = settings.penalty.value(rho_clamped, settings.rho)  # KL: eq. (5)
+    auxiliary = 0.0
+    if settings.aux_k is not None:
+        auxiliary = settings.aux_weight * total.auxiliary / m  # eq. (15)
     terms = LossTerms(  # eq. (3)
         total.reconstruction / m,
         float(0.5 * lam * (np.vdot(W1, W1) + np.vdot(W2, W2))),
         float(settings.beta * penalty.sum()),
+        auxiliary,
     )
+    fired = total.a2_sum > 0
     if not total.has_grad:
-        return Evaluation(terms, rho_hat, None)
+        return Evaluation(terms, rho_hat, None, fired)
     grads = Params.zeros(params.n_features, h, dtype=dtype)
     gW1, gb1, gW2, gb2 = grads
     np.divide(total.grad_W2, m, out=gW2)  # eq. (9)
@@ -432,4 +452,4 @@ def finish_sums(
     gW1 /= m  # eq. (10)
     gW1 += lam * W1
     gb1 /= m
-    return Evaluation(terms, rho_hat, grads)
+    return Evaluation(terms, rho_hat, grads, fired)

@@ -118,7 +118,9 @@ class TrainingMixin:
 
         ``fitting`` is True for ``fit`` (epochs up to ``max_iter``, early
         stopping, a ``ConvergenceWarning`` at the limit), False for the one
-        epoch of ``partial_fit``.
+        epoch of ``partial_fit``.  With ``aux_k``, each step's evaluation gets
+        the units dead after ``dead_after`` samples (one pass over ``X`` by
+        default) as ``settings.dead``.
         """
         state = self._training_state
         params = self._params().copy()
@@ -130,14 +132,14 @@ class TrainingMixin:
 
         evaluate = self._evaluator()
 
-        def objective(theta, batch, rho_hat):
+        def objective(theta, batch, rho_hat, dead):
             params = Params.from_vector(theta, n, h)
             if self.unit_norm_decoder:
                 normalize_decoder_(params)  # J is unchanged; steps keep their scale
             return evaluate(
                 params,
                 batch,
-                settings,
+                settings if dead is None else settings._replace(dead=dead),
                 previous_rho_hat=rho_hat,
                 rho_decay=decay,
             )
@@ -149,7 +151,12 @@ class TrainingMixin:
             return callback(self, progress)
 
         budget = self.max_iter if fitting else self.n_iter_ + 1
-        loop = MinibatchSettings(batch_size, budget, self.tol, self.n_iter_no_change)
+        dead_after = None
+        if settings.aux_k is not None:
+            dead_after = X.shape[0] if self.dead_after is None else self.dead_after
+        loop = MinibatchSettings(
+            batch_size, budget, self.tol, self.n_iter_no_change, dead_after
+        )
         rate = state.optimizer.learning_rate
         try:
             end = train_minibatch(

@@ -3,11 +3,13 @@
 :mod:`sparseae.io.model_file` writes and reads the file (digest, envelope,
 atomic write); this module says what a :class:`SparseAutoencoder` puts in it
 (the four weight blocks, and for a model trained by minibatches the
-optimiser's state, the running ρ̂ and the epoch's order, for one trained by
-L-BFGS its iterate, gradient and correction pairs, as arrays; the
-configuration, dtype, history and the rest of the training state as JSON) and
-checks what comes back.  It registers the format when imported, which
-importing :mod:`sparseae.models` does.
+optimiser's state, the running ρ̂, the samples since each unit fired and the
+epoch's order, for one trained by L-BFGS its iterate, gradient and correction
+pairs, as arrays; the configuration, dtype, history and the rest of the
+training state as JSON) and checks what comes back.  Files written before a
+parameter or history entry was added load with the value that behaves as
+their models did.  It registers the format when imported, which importing
+:mod:`sparseae.models` does.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ WEIGHTS |= {"W2": "decoder_weights_", "b2": "intercept_visible_"}
 # Estimator parameters that older files lack, with the values those files'
 # models had.
 ADDED_PARAMS = {"hidden_activation": "sigmoid", "k": None, "unit_norm_decoder": False}
+ADDED_PARAMS |= {"aux_k": None, "aux_weight": 1 / 32, "dead_after": None}
+# History entries that older files lack: the auxiliary loss, 0 without aux_k.
+ADDED_HISTORY = ("auxiliary",)
 # The document's fields after the common head, in the order written, and
 # their types; every one must be there, and no other.
 FIELDS = {
@@ -92,7 +97,7 @@ def _check_document(document: dict) -> None:
         len(names) != n or not all(isinstance(name, str) for name in names)
     ):
         raise ModelFileError(f"has feature_names_in that are not {n} strings")
-    history = document["history"]
+    history = document["history"] = _upgraded_history(document["history"])
     check_fields("history", history, HISTORY_KEYS)
     lengths = {len(v) if isinstance(v, list) else -1 for v in history.values()}
     numbers = all(
@@ -103,6 +108,20 @@ def _check_document(document: dict) -> None:
     )
     if len(lengths) != 1 or -1 in lengths or not numbers:
         raise ModelFileError("has a damaged history: lists of numbers of one length")
+
+
+def _upgraded_history(history: dict) -> dict:
+    """``history`` with the entries added since older files, in their places."""
+    missing = [key for key in ADDED_HISTORY if key not in history]
+    if not missing or not isinstance(history.get("loss"), list):
+        return history
+    zeros = [0.0] * len(history["loss"])
+    known = {
+        key: history[key] if key in history else list(zeros)
+        for key in HISTORY_KEYS
+        if key in history or key in missing
+    }
+    return known | history
 
 
 def _unfitted(document: dict) -> SparseAutoencoder:

@@ -21,7 +21,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core.activations import ACTIVATIONS
 from ..core.chunked import NpyChunks, _evaluate_chunks
 from ..core.decoder_norm import decoder_gradient_, normalize_decoder_, unit_decoder
-from ..core.objective import LOSSES, OUTPUTS, _evaluate, make_settings
+from ..core.objective import (
+    LOSSES,
+    OUTPUTS,
+    _auxiliary_needs_topk,
+    _evaluate,
+    make_settings,
+)
 from ..core.params import Params
 from ..core.penalties import PENALTIES
 from ..core.sparsity import RHO_ESTIMATES
@@ -106,6 +112,24 @@ class SparseAutoencoder(
         L-BFGS's curvature pairs valid; SGD and Adam also rescale V to unit
         columns before each step, which leaves the objective unchanged
         (``docs/derivation.md#unit-norm-decoder``).
+    aux_k : int or None, default=None
+        Add the auxiliary loss for dead units of Gao et al.
+        (``docs/derivation.md#eq-15``): the error of reconstructing each
+        sample from its code plus u, the ReLU of the ``aux_k`` largest
+        pre-activations among the dead units its code leaves silent, weighted
+        by ``aux_weight``.  Its gradient reaches the dead units' encoder
+        weights, which the main term's does not.  In [1, n_components); needs
+        ``solver="sgd"`` or ``"adam"``, ``hidden_activation="topk"``,
+        ``output_activation="linear"`` and ``loss="squared"``.  ReLU units
+        are refused: a dead ReLU unit has no positive pre-activation for u
+        to use, so the term could not revive it.  Gao et al. use 512 in
+        their large models; None: no auxiliary loss.
+    aux_weight : float, default=1/32
+        Weight α of the auxiliary loss, > 0 (Gao et al.'s value).
+    dead_after : int or None, default=None
+        A unit is dead once it has not fired (been non-zero on any sample of
+        a minibatch) for this many training samples; None is one pass over
+        the data given to ``fit`` or ``partial_fit``.  Used with ``aux_k``.
     solver : {"lbfgs", "sgd", "adam"}, default="lbfgs"
         Full-batch L-BFGS on the exact objective, minibatch SGD with momentum,
         or minibatch Adam.
@@ -173,8 +197,13 @@ class SparseAutoencoder(
         of each epoch (SGD, Adam).
     history_ : dict of str to list
         Per iteration or epoch: ``"loss"``, ``"reconstruction"``,
-        ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"`` and ``"time"``
-        (seconds since fit began).
+        ``"weight_decay"``, ``"sparsity"``, ``"auxiliary"`` (0 without
+        ``aux_k``), ``"mean_activation"`` and ``"time"`` (seconds since fit
+        began).
+    n_samples_since_fired_ : ndarray of shape (n_components,)
+        Training samples since each unit last fired, counted by SGD and Adam
+        after every step (not by L-BFGS); units at ``dead_after`` or more
+        are the dead units of the auxiliary loss.
     n_iter_ : int
         Iterations or epochs run.
     n_features_in_ : int
@@ -254,6 +283,9 @@ class SparseAutoencoder(
         "hidden_activation": [StrOptions(set(ACTIVATIONS))],
         "k": [NumberInterval(Integral, 1, None, closed="left"), None],
         "unit_norm_decoder": ["boolean"],
+        "aux_k": [NumberInterval(Integral, 1, None, closed="left"), None],
+        "aux_weight": [NumberInterval(Real, 0, None, closed="neither")],
+        "dead_after": [NumberInterval(Integral, 1, None, closed="left"), None],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "max_iter": [NumberInterval(Integral, 1, None, closed="left")],
         "lbfgs_memory": [NumberInterval(Integral, 1, None, closed="left")],
@@ -289,6 +321,9 @@ class SparseAutoencoder(
         hidden_activation="sigmoid",
         k=None,
         unit_norm_decoder=False,
+        aux_k=None,
+        aux_weight=1 / 32,
+        dead_after=None,
         solver="lbfgs",
         max_iter=400,
         lbfgs_memory=10,
@@ -314,6 +349,9 @@ class SparseAutoencoder(
         self.hidden_activation = hidden_activation
         self.k = k
         self.unit_norm_decoder = unit_norm_decoder
+        self.aux_k = aux_k
+        self.aux_weight = aux_weight
+        self.dead_after = dead_after
         self.solver = solver
         self.max_iter = max_iter
         self.lbfgs_memory = lbfgs_memory
@@ -348,6 +386,8 @@ class SparseAutoencoder(
                 "hidden_activation='topk' needs k, the units kept per sample, in "
                 f"[1, n_components={self.n_components}], got k={k!r}"
             )
+        if self.aux_k is not None:
+            self._check_auxiliary()
         return make_settings(
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
@@ -357,7 +397,45 @@ class SparseAutoencoder(
             loss=self.loss,
             activation=activation,
             k=k,
+            aux_k=self.aux_k,
+            aux_weight=self.aux_weight,
         )
+
+    def _check_auxiliary(self):
+        """What the auxiliary loss needs, in the estimator's names."""
+        aux_k = self.aux_k
+        if self.solver == "lbfgs":
+            raise ValueError(
+                f"aux_k={aux_k} needs solver='sgd' or 'adam', got solver='lbfgs': "
+                "the dead units change between steps, and with them the "
+                "objective, which L-BFGS needs fixed; use sgd or adam"
+            )
+        if self.hidden_activation != "topk":
+            needs = _auxiliary_needs_topk("hidden_activation", self.hidden_activation)
+            raise ValueError(f"aux_k={aux_k} {needs}")
+        if self.output_activation != "linear" or self.loss != "squared":
+            raise ValueError(
+                f"aux_k={aux_k} needs output_activation='linear' and "
+                f"loss='squared', got output_activation={self.output_activation!r} "
+                f"and loss={self.loss!r}"
+            )
+        if aux_k >= self.n_components:
+            raise ValueError(
+                f"aux_k must be in [1, n_components={self.n_components}), got "
+                f"aux_k={aux_k}"
+            )
+
+    @property
+    def n_samples_since_fired_(self) -> np.ndarray:
+        """Training samples since each unit last fired (SGD and Adam)."""
+        since = getattr(getattr(self, "_training_state", None), "since_fired", None)
+        if since is None:
+            raise AttributeError(
+                f"{type(self).__name__} has no n_samples_since_fired_: it is "
+                "counted by minibatch training (solver='sgd' or 'adam'), and this "
+                "model has had none"
+            )
+        return since.copy()
 
     def _evaluator(self):
         """``_evaluate``, or with ``unit_norm_decoder`` the same at W2 = V / ‖V‖."""

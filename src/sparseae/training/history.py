@@ -13,6 +13,7 @@ HISTORY_KEYS = (
     "reconstruction",
     "weight_decay",
     "sparsity",
+    "auxiliary",
     "mean_activation",
     "time",
 )
@@ -24,7 +25,7 @@ def new_history() -> dict[str, list[float]]:
     Examples
     --------
     >>> sorted(new_history())[:2]
-    ['loss', 'mean_activation']
+    ['auxiliary', 'loss']
     """
     return {key: [] for key in HISTORY_KEYS}
 

@@ -4,8 +4,11 @@ Everything that decides the next parameters lives in
 :class:`~sparseae.training.state.MinibatchState`, updated after every step, so
 a run interrupted anywhere resumes bit for bit.  Every step is checked for NaN
 and overflow (:func:`sparseae.solvers.run_minibatches`), and every epoch for
-divergence.  The loops take an objective of ``(theta, batch, rho_hat)`` and
-know no estimator.
+divergence.  After every step the loop counts, per unit, the samples since it
+last fired; with ``dead_after`` the units at or past it are the dead units
+handed to the next evaluation, for the auxiliary loss of
+``docs/derivation.md`` eq. (15).  The loops take an objective of
+``(theta, batch, rho_hat, dead)`` and know no estimator.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ..core.partial_sums import Evaluation, LossTerms
 from ..solvers.minibatch import run_minibatches
 from .history import Record
 from .progress import Progress
-from .state import AUTO_BATCH_SIZE, MinibatchState
+from .state import AUTO_BATCH_SIZE, N_SUMS, MinibatchState
 
 __all__ = [
     "DIVERGENCE_FACTOR",
@@ -52,21 +55,31 @@ class MinibatchSettings(NamedTuple):
         relatively.
     n_iter_no_change : int
         Epochs without improvement after which a ``fit`` has converged.
+    dead_after : int or None
+        Samples without firing after which a unit is dead, for the auxiliary
+        loss; None hands no dead units to the objective (no auxiliary loss).
     """
 
     batch_size: int
     max_epochs: int
     tol: float
     n_iter_no_change: int
+    dead_after: int | None = None
+
+
+Objective = Callable[
+    [np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None], Evaluation
+]
 
 
 def run_epoch(
     state: MinibatchState,
     X: np.ndarray,
     theta: np.ndarray,
-    evaluate_batch: Callable[[np.ndarray, np.ndarray, np.ndarray | None], Evaluation],
+    evaluate_batch: Objective,
     batch_size: int,
     on_step: Callable[[], bool | None],
+    dead_after: int | None = None,
 ) -> tuple[tuple[LossTerms, float] | None, bool]:
     """Take the (remaining) minibatches of one epoch over ``X``.
 
@@ -80,12 +93,14 @@ def run_epoch(
     theta : ndarray of shape (n_params,)
         Flat parameters, updated in place.
     evaluate_batch : callable
-        ``evaluate_batch(theta, chunk, rho_hat) -> Evaluation``, whose
-        ``mean_activation`` is the new ρ̂.
+        ``evaluate_batch(theta, chunk, rho_hat, dead) -> Evaluation``, whose
+        ``mean_activation`` is the new ρ̂ and ``fired`` the units that fired.
     batch_size : int
         Samples per minibatch (the last one of an epoch may be smaller).
     on_step : callable
         Called after each step; returning True stops the epoch there.
+    dead_after : int or None, default=None
+        As in :class:`MinibatchSettings`.
 
     Returns
     -------
@@ -96,20 +111,23 @@ def run_epoch(
     """
     if state.permutation is None:
         state.permutation = state.rng.permutation(X.shape[0])
-        state.position, state.sums = 0, [0.0] * 4
+        state.position, state.sums = 0, [0.0] * N_SUMS
     starts = range(state.position * batch_size, X.shape[0], batch_size)
     chunks = (X[state.permutation[start : start + batch_size]] for start in starts)
     pending, stop = [], [False]
 
     def loss_and_grad(theta, chunk):
-        pending.append(evaluate_batch(theta, chunk, state.rho_hat))
-        return pending[-1].terms.total, pending[-1].grads.vector
+        dead = state.dead(dead_after)
+        evaluation = evaluate_batch(theta, chunk, state.rho_hat, dead)
+        pending.append((evaluation, chunk.shape[0]))
+        return evaluation.terms.total, evaluation.grads.vector
 
     def commit(theta, loss):
-        evaluation = pending.pop()
+        evaluation, rows = pending.pop()
         if state.start_loss is None:
             state.start_loss = evaluation.terms.total
         state.rho_hat = evaluation.mean_activation
+        state.fired(evaluation.fired, rows)
         state.position += 1
         for i, value in enumerate(
             (*evaluation.terms, float(evaluation.mean_activation.mean()))
@@ -124,7 +142,7 @@ def run_epoch(
         return None, stopped
     means = [value / state.position for value in state.sums]
     state.permutation, state.position = None, 0
-    return (LossTerms(*means[:3]), means[3]), stopped
+    return (LossTerms(*means[:-1]), means[-1]), stopped
 
 
 def resolve_batch_size(batch_size, n_samples: int) -> int:
@@ -153,7 +171,7 @@ def resolve_batch_size(batch_size, n_samples: int) -> int:
 
 
 def train_minibatch(
-    objective: Callable[[np.ndarray, np.ndarray, np.ndarray | None], Evaluation],
+    objective: Objective,
     theta: np.ndarray,
     X: np.ndarray,
     state: MinibatchState,
@@ -166,8 +184,9 @@ def train_minibatch(
     Parameters
     ----------
     objective : callable
-        ``objective(theta, batch, rho_hat) -> Evaluation``, whose
-        ``mean_activation`` is the ρ̂ to pass with the next batch.
+        ``objective(theta, batch, rho_hat, dead) -> Evaluation``, whose
+        ``mean_activation`` is the ρ̂ to pass with the next batch; ``dead``
+        is None, or with ``settings.dead_after`` the dead units.
     theta : ndarray of shape (n_params,)
         Flat parameters, in the data's floating type, updated in place.
     X : ndarray of shape (n_samples, n_features)
@@ -203,15 +222,17 @@ def train_minibatch(
         if on_step is None:
             return False
         k = state.position
-        terms = LossTerms(*(value / k for value in state.sums[:3]))
-        mean_activation, elapsed = state.sums[3] / k, time.perf_counter() - start
+        terms = LossTerms(*(value / k for value in state.sums[:-1]))
+        mean_activation, elapsed = state.sums[-1] / k, time.perf_counter() - start
         budget = settings.max_epochs
         return on_step(
             Progress(record.n_iter, budget, k, steps, terms, mean_activation, elapsed)
         )
 
     while record.n_iter < settings.max_epochs:
-        epoch, stopped = run_epoch(state, X, theta, objective, batch_size, step_done)
+        epoch, stopped = run_epoch(
+            state, X, theta, objective, batch_size, step_done, settings.dead_after
+        )
         if epoch is not None:
             terms, mean_activation = epoch
             record.add(terms, mean_activation, time.perf_counter() - start)

@@ -1,10 +1,12 @@
 """The state of a training run, saved with the parameters in a checkpoint.
 
 Everything that decides the next parameters lives in :class:`MinibatchState`:
-the random generator, the optimiser's state, the running ρ̂, the order of the
-epoch in progress and how far into it the run is, and the early-stopping
-counters.  Saved with the parameters, it lets a run interrupted anywhere resume
-and end with parameters bit-identical to a run that was never interrupted.
+the random generator, the optimiser's state, the running ρ̂, the samples since
+each unit last fired (whence the dead units of the auxiliary loss), the order
+of the epoch in progress and how far into it the run is, and the
+early-stopping counters.  Saved with the parameters, it lets a run interrupted
+anywhere resume and end with parameters bit-identical to a run that was never
+interrupted.
 A state read from a file is checked field by field before it is trusted.
 :class:`LbfgsRun` does the same for L-BFGS, around the solver's own
 :class:`~sparseae.solvers.lbfgs.LbfgsState`.
@@ -34,6 +36,8 @@ __all__ = [
 # batch_size="auto": this many samples, or all of them when there are fewer.
 AUTO_BATCH_SIZE = 256
 
+# The per-epoch sums: the loss terms, then the mean ρ̂.
+N_SUMS = 5
 # What MinibatchState.to_saved writes as JSON, and from_saved requires.
 SAVED_FIELDS = frozenset(
     {
@@ -87,7 +91,10 @@ class MinibatchState:
     position : int
         Minibatches of that epoch already taken.
     sums : list of float
-        Sums over those minibatches of the three loss terms and of the mean ρ̂.
+        Sums over those minibatches of the four loss terms and of the mean ρ̂.
+    since_fired : ndarray of int64, shape (n_hidden,), or None
+        Samples each unit has gone without firing (a unit fires in a batch
+        when its activations there are not all 0); None before the first step.
     best_loss, no_improvement : float, int
         Early-stopping record: best epoch loss, epochs since it improved.
     start_loss : float or None
@@ -103,7 +110,8 @@ class MinibatchState:
     rho_hat: np.ndarray | None = None
     permutation: np.ndarray | None = None
     position: int = 0
-    sums: list[float] = field(default_factory=lambda: [0.0] * 4)
+    sums: list[float] = field(default_factory=lambda: [0.0] * N_SUMS)
+    since_fired: np.ndarray | None = None
     best_loss: float = float("inf")
     no_improvement: int = 0
     start_loss: float | None = None
@@ -118,6 +126,8 @@ class MinibatchState:
             arrays["rho_hat"] = self.rho_hat
         if self.permutation is not None:
             arrays["permutation"] = self.permutation
+        if self.since_fired is not None:
+            arrays["since_fired"] = self.since_fired
         numbers = {
             "rng": self.rng.bit_generator.state,
             "optimizer": {"name": self.optimizer.name, **opt_numbers},
@@ -145,8 +155,9 @@ class MinibatchState:
         if not isinstance(numbers, dict) or set(numbers) != SAVED_FIELDS:
             got = sorted(numbers) if isinstance(numbers, dict) else type(numbers)
             raise ValueError(f"fields must be {sorted(SAVED_FIELDS)}, got {got}")
+        numbers = _upgraded(numbers)
         unknown = {k for k in arrays if not k.startswith("optimizer.")}
-        unknown -= {"rho_hat", "permutation"}
+        unknown -= {"rho_hat", "permutation", "since_fired"}
         if unknown:
             raise ValueError(f"unknown arrays {sorted(unknown)}")
         try:
@@ -164,6 +175,8 @@ class MinibatchState:
                 permutation=arrays.get("permutation"),
                 position=numbers["position"],
                 sums=list(numbers["sums"]),
+                # Counted in place: a copy of what may be a read-only buffer.
+                since_fired=_copy(arrays.get("since_fired")),
                 best_loss=float("inf") if best is None else best,
                 no_improvement=numbers["no_improvement"],
                 start_loss=numbers["start_loss"],
@@ -210,6 +223,15 @@ class MinibatchState:
                 )
             if not np.isfinite(array).all():
                 raise ValueError(f"{name} has NaN or infinite values")
+        since = self.since_fired
+        if since is not None:
+            if since.shape != (n_hidden,) or since.dtype != np.int64:
+                raise ValueError(
+                    f"since_fired must be int64 of shape ({n_hidden},), got "
+                    f"{since.dtype} of shape {since.shape}"
+                )
+            if (since < 0).any():
+                raise ValueError("since_fired has negative counts")
         if self.permutation is None:
             if self.position != 0:
                 raise ValueError(f"position {self.position} without an epoch order")
@@ -233,6 +255,23 @@ class MinibatchState:
                 f"{order.size} samples in batches of {size}"
             )
 
+    def dead(self, dead_after: int | None) -> np.ndarray | None:
+        """The units that have gone ``dead_after`` samples or more without firing.
+
+        None when ``dead_after`` is None (no auxiliary loss) or before the
+        first step, when no unit is dead yet.
+        """
+        if dead_after is None or self.since_fired is None:
+            return None
+        return self.since_fired >= dead_after
+
+    def fired(self, fired: np.ndarray, n_rows: int) -> None:
+        """Count a step of ``n_rows`` samples in which the units ``fired`` fired."""
+        if self.since_fired is None:
+            self.since_fired = np.zeros(fired.shape, np.int64)
+        self.since_fired += n_rows
+        self.since_fired[fired] = 0
+
     def improved(self, loss: float, tol: float) -> bool:
         """Record an epoch's loss; whether it beat the best by a relative ``tol``."""
         better = loss < self.best_loss - tol * abs(self.best_loss)
@@ -241,6 +280,21 @@ class MinibatchState:
         self.no_improvement = 0 if better else self.no_improvement + 1
         self.best_loss = min(self.best_loss, loss)
         return better
+
+
+def _copy(array):
+    return None if array is None else np.array(array)
+
+
+def _upgraded(numbers: dict) -> dict:
+    """``numbers`` of a file written before the auxiliary loss, as written since.
+
+    Its sums had no auxiliary term: it was 0 (inserted before the mean ρ̂).
+    """
+    sums = numbers["sums"]
+    if isinstance(sums, list) and len(sums) == N_SUMS - 1:
+        numbers = dict(numbers, sums=[*sums[:3], 0.0, sums[3]])
+    return numbers
 
 
 def _generator(state: dict) -> np.random.Generator:
@@ -266,7 +320,7 @@ def _check_numbers(state: MinibatchState) -> None:
     checks = {
         "position": count(state.position),
         "no_improvement": count(state.no_improvement),
-        "sums": len(state.sums) == 4 and all(real(v) for v in state.sums),
+        "sums": len(state.sums) == N_SUMS and all(real(v) for v in state.sums),
         "best_loss": real(state.best_loss, finite=False),
         "start_loss": state.start_loss is None or real(state.start_loss),
         "fitting": isinstance(state.fitting, bool),
