@@ -4,11 +4,15 @@ Each measurement runs in a child process (``python -m benchmarks.memory``),
 which reports its own peak resident set (``VmHWM``, Linux) as JSON:
 
 - ``peak``: loads an MNIST-sized float32 array from a ``.npy`` file into
-  memory and trains full-batch L-BFGS on it, through the estimator and through
+  memory and either evaluates the objective and its gradient over all of it
+  three times (``evaluation``: the in-memory path itself, one pass of row
+  blocks) or trains full-batch L-BFGS on it, through the estimator and through
   the bare kernel with :func:`sparseae.solvers.minimize_lbfgs`.  Reported
   against the data's bytes, both as the whole process (which includes about
   110 MB of imported libraries) and as the growth over the process after its
-  imports.
+  imports.  Training adds the solver's state, 2 × ``memory`` + about 8 vectors
+  of the 308,308 parameters in float64 (about 64 MB), which does not grow
+  with the rows: ``peak(m=240_000, ...)`` measures the same at 4 × the rows.
 - ``outofcore``: after a warm-up, the child caps its own address space
   (``RLIMIT_AS``) at what it has plus a budget, then trains on a memory-mapped
   ``.npy`` file several times that budget with :class:`sparseae.core.chunked.NpyChunks`;
@@ -30,7 +34,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 MB = 1 << 20
-HOW = ("kernel", "estimator")
+HOW = ("evaluation", "kernel", "estimator")
 
 
 def _status(field):
@@ -63,7 +67,11 @@ def child_peak(path, how, max_iter):
     loaded = _rss()
     m, n = X.shape
     start = time.perf_counter()
-    if how == "estimator":
+    if how == "evaluation":
+        params = Params.initialize(n, 196, rng=np.random.default_rng(0), dtype=X.dtype)
+        for _ in range(3):
+            evaluate(params, X, **HYPER)
+    elif how == "estimator":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             SparseAutoencoder(
@@ -149,15 +157,18 @@ def write_npy(path, m, n, dtype=np.float32, rows_per_write=20_000):
             file.write(data(rows, n, dtype, seed=seed).tobytes())
 
 
-def peak(m=60_000, n=784, max_iter=10, log=print):
+def peak(
+    m=60_000, n=784, max_iter=10, dtypes=(np.float32, np.float64), hows=HOW, log=print
+):
     rows = []
-    for dtype, how in itertools.product((np.float32, np.float64), HOW):
+    for dtype, how in itertools.product(dtypes, hows):
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "X.npy"
             write_npy(path, m, n, dtype)
-            log(f"  peak memory, {how}, {np.dtype(dtype)}, {max_iter} iterations")
+            log(f"  peak memory, {how}, {np.dtype(dtype)}, {m} rows")
             row = _spawn("peak", path, how, max_iter)
             row["dtype"] = np.dtype(dtype).name
+            row["rows"] = m
             row["peak_over_data"] = row["peak_rss"] / row["data_bytes"]
             row["growth_over_data"] = (
                 row["peak_rss"] - row["rss_after_imports"]

@@ -68,3 +68,35 @@ def test_bad_cluster_input_is_one_line_and_exit_2(tmp_path, capsys):
         == 2
     )
     assert "tcp://HOST:PORT or local:N" in capsys.readouterr().err
+
+
+def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
+    client, tmp_path, monkeypatch, capsys
+):
+    from ..cli.test_train_encode_show import interrupt_at
+
+    X = data(m=600, n=10)
+    store = str(tmp_path / "X.zarr")
+    da.from_array(X, chunks=(128, 10)).to_zarr(store)
+    argv = [store, "--scheduler", client.scheduler.address, "--block-rows", "32"]
+    argv += ["--n-components", "4", "--max-iter", "12", "--tol", "0", "--quiet"]
+    assert main(["train", *argv, "-o", str(tmp_path / "whole")]) == 0
+    capsys.readouterr()
+    interrupt_at(monkeypatch, 5)
+    assert main(["train", *argv, "-o", str(tmp_path / "cut")]) == 130
+    assert capsys.readouterr().out.startswith("interrupted after 5 iterations")
+    checkpoint = load(tmp_path / "cut" / "checkpoint.safetensors")
+    assert checkpoint.n_iter_ == 5 and checkpoint._training_state.fitting
+    assert (tmp_path / "cut" / "history.csv").is_file()
+    monkeypatch.undo()
+    assert main(["train", *argv, "-o", str(tmp_path / "cut"), "--resume"]) == 0
+    assert not (tmp_path / "cut" / "checkpoint.safetensors").exists()
+    whole = load(tmp_path / "whole" / "model.safetensors")
+    resumed = load(tmp_path / "cut" / "model.safetensors")
+    np.testing.assert_array_equal(resumed.components_, whole.components_)
+    np.testing.assert_array_equal(resumed.decoder_weights_, whole.decoder_weights_)
+    assert resumed.loss_curve_ == whole.loss_curve_ and resumed.n_iter_ == 12
+    # Other blocks than the run's would give another model: refused.
+    changed = [*argv[:4], "64", *argv[5:]]
+    assert main(["train", *changed, "-o", str(tmp_path / "cut"), "--resume"]) == 2
+    assert "--block-rows is 64 but the run used 32" in capsys.readouterr().err

@@ -100,33 +100,58 @@ def _source(path):
     return text
 
 
-def run_train(args, model, bar, write_history) -> int:
-    """Fit ``model``'s settings on the cluster or the file; write model and history.
+def run_train(args, model, bar, write_history, *, interrupted, resume=False) -> int:
+    """Fit ``model`` on the cluster or the file; write model, history, checkpoints.
 
     ``write_history(model, folder)`` writes history.csv as for a run in memory.
+    A Dask fit saves OUTPUT/checkpoint.safetensors every
+    ``--checkpoint-every`` seconds and when ``interrupted()`` (Ctrl-C) stops
+    it, and ``resume`` continues such a checkpoint (``model`` read from it)
+    to the bits of one uninterrupted run: the client holds θ and the L-BFGS
+    memory, which the checkpoint carries.  Returns 130 when interrupted.
     """
     source = _source(args.data)
+    dask_fit = not (source.endswith(".npy") and args.scheduler is None)
+    if resume and not dask_fit:
+        raise ValueError(
+            "--resume continues runs in memory or on Dask (--scheduler, or a "
+            ".zarr DATA), not --out-of-core runs of a .npy file"
+        )
     if args.block_rows is not None:
+        if resume and args.block_rows != model.block_rows:
+            raise ValueError(
+                f"--resume: --block-rows is {args.block_rows} but the run used "
+                f"{model.block_rows}; resume with the same blocks"
+            )
         model.set_params(block_rows=args.block_rows)
     args.output.mkdir(parents=True, exist_ok=True)
+    checkpoint = args.output / "checkpoint.safetensors"
+    extra = {"data": str(args.data)}
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            if source.endswith(".npy") and args.scheduler is None:
-                model.fit_file(source, callback=bar)
+            if dask_fit:
+                model = _fit_dask(args, model, source, bar, checkpoint, extra, resume)
             else:
-                model = _fit_dask(args, model, source, bar)
+                model.fit_file(source, callback=bar)
         finally:
             bar.close()
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    model.save(args.output / "model.safetensors", extra={"data": str(args.data)})
     write_history(model, args.output)
+    if interrupted():
+        model.save(checkpoint, extra=extra)
+        print(
+            f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
+            f"{checkpoint} (history.csv beside it); continue with the same command "
+            "and --resume"
+        )
+        return 130
+    model.save(args.output / "model.safetensors", extra=extra)
+    checkpoint.unlink(missing_ok=True)
     where = args.scheduler or (
-        "Dask's local scheduler"
-        if source.endswith(".zarr")
-        else "the file, out of core"
+        "Dask's local scheduler" if dask_fit else "the file, out of core"
     )
     print(
         f"trained on {source} ({where}) in {time.perf_counter() - start:.1f} s, "
@@ -136,14 +161,31 @@ def run_train(args, model, bar, write_history) -> int:
     return 0
 
 
-def _fit_dask(args, model, source, bar):
+def _fit_dask(args, model, source, bar, checkpoint, extra, resume):
+    """The Dask fit (or its continuation), checkpointed as it goes."""
     from ..distributed import DaskSparseAutoencoder, open_data
+    from ..io.checkpoints import Checkpointer
 
-    params = model.get_params()
+    saver = Checkpointer(
+        checkpoint,
+        every_seconds=args.checkpoint_every,
+        writer=lambda model, path: model.save(path, extra=extra),
+    )
+
+    def callback(model, progress):
+        saver(model, progress)
+        return bar(model, progress)
+
     with _client(args.scheduler) as client:
-        dask_model = DaskSparseAutoencoder(**params, client=client)
-        dask_model.fit(open_data(source), callback=bar)
-        return dask_model.to_local()
+        if resume:
+            dask_model = DaskSparseAutoencoder.from_local(model, client=client)
+            dask_model.resume_fit(open_data(source), callback=callback)
+        else:
+            dask_model = DaskSparseAutoencoder(**model.get_params(), client=client)
+            dask_model.fit(open_data(source), callback=callback)
+    # Written after the cluster is gone: saving needs only the client's copy.
+    dask_model.client = None
+    return dask_model
 
 
 def run_encode(args, model) -> int:

@@ -201,22 +201,32 @@ def _interrupt_flag():
 def run_train(args) -> int:
     """Train, then write the model, pictures and figures; 130 if interrupted."""
     checkpoint = args.output / "checkpoint.safetensors"
+    given = {
+        name: getattr(args, name)
+        for name, _, _ in HYPERPARAMETERS
+        if not isinstance(getattr(args, name), EstimatorDefault)
+    }
     if cluster.wanted(args):
         if args.resume:
-            raise ValueError("--resume is for runs in memory, not with --scheduler")
-        claim_folder(args.output, overwrite=args.overwrite)
+            model = resumed_model(args.output, args.data, given)
+        else:
+            claim_folder(args.output, overwrite=args.overwrite)
+            model = _estimator(args)
+        remove_stale_temporaries(checkpoint)
         with _interrupt_flag() as interrupted:
             bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
-            return cluster.run_train(args, _estimator(args), bar, _write_history)
+            return cluster.run_train(
+                args,
+                model,
+                bar,
+                _write_history,
+                interrupted=interrupted,
+                resume=args.resume,
+            )
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
     )
     if args.resume:
-        given = {
-            name: getattr(args, name)
-            for name, _, _ in HYPERPARAMETERS
-            if not isinstance(getattr(args, name), EstimatorDefault)
-        }
         model = resumed_model(args.output, args.data, given)
     else:
         claim_folder(args.output, overwrite=args.overwrite)

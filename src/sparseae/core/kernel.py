@@ -136,15 +136,25 @@ class BlockSums:
         n, h, dtype = params.n_features, params.n_hidden, params.dtype
         self.params, self.settings, self.grad = params, settings, grad
         self.A = np.empty((rows, h), dtype)  # a2 of the tile
-        self.Z = np.empty((rows, n), dtype)  # z3, then x̂, then 1 − x̂
-        self.T = np.empty((rows, n), dtype)  # x̂ − x, then δ3
+        ZT = np.empty((2, rows, n), dtype)
+        self.Z = ZT[0]  # z3, then x̂, then 1 − x̂
+        self.T = ZT[1]  # x̂ − x, then δ3
         self._ones = np.ones(rows, dtype)
         if grad:
             # (rows, 2h): the left half is δ3 W2, the right half f'; one product
             # with X then gives both sums of eq. (11).
             self.S = np.empty((rows, 2 * h), dtype)
-            self._nh = np.empty((n, h), dtype)
-            self._hn = np.empty((2 * h, n), dtype)
+            # Scratch for the products added to a block's sums.  The (n, h)
+            # one is used once Z is spent and the (2h, n) one once Z and T
+            # are, so when the tile has at least h rows they take Z and T's
+            # memory: 3 n h numbers less per thread (docs/performance.md).
+            flat = ZT.reshape(-1)
+            if rows >= h:
+                self._nh = flat[: n * h].reshape(n, h)
+                self._hn = flat[: 2 * h * n].reshape(2 * h, n)
+            else:
+                self._nh = np.empty((n, h), dtype)
+                self._hn = np.empty((2 * h, n), dtype)
         self.aux = settings.aux_k is not None
         if self.aux:
             dead = settings.dead

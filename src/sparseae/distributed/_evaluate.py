@@ -150,6 +150,9 @@ class ClusterData:
 
     def _map(self, function, theta, arguments_per_chunk):
         """``function(θ, chunk, *arguments)`` on each chunk, added by the tree."""
+        # Every chunk casts θ to the data's type, so casting it here first
+        # gives the same bits and sends half as much for float32 data.
+        theta = np.asarray(theta).astype(self.dtype, copy=False)
         if self.client is None:
             theta = dask.delayed(theta)
             parts = [
@@ -181,8 +184,9 @@ class ClusterData:
         # θ goes out once per evaluation, as the data of one task on which
         # every chunk's task depends: the workers fetch it from each other,
         # and if the worker holding it dies the scheduler makes it again from
-        # that task.  (client.scatter(θ, broadcast=True) has no such recipe,
-        # and a broadcast that meets a worker dying can wait forever on it.)
+        # that task.  client.scatter(θ, broadcast=True) has no such recipe,
+        # and a broadcast that meets a dying worker waits on it for good (its
+        # timeout did not end the wait in the SIGKILL test).
         theta = client.submit(_keep, theta, pure=False)
         parts = [
             client.submit(function, theta, chunk, *arguments, pure=False)

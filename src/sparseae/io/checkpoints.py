@@ -27,6 +27,11 @@ class Checkpointer:
         iterations).
     every_seconds : float or None, default=None
         Save when this much time has passed since the last save.
+    writer : callable, optional
+        ``writer(model, path)`` writes the checkpoint (atomically); by default
+        :func:`sparseae.io.save`.  A model that saves itself in its own way
+        (``DaskSparseAutoencoder.save``, which adds the training state) passes
+        its method here.
 
     Attributes
     ----------
@@ -50,7 +55,7 @@ class Checkpointer:
     (2, 1)
     """
 
-    def __init__(self, path, *, every_steps=None, every_seconds=None):
+    def __init__(self, path, *, every_steps=None, every_seconds=None, writer=None):
         if every_steps is None and every_seconds is None:
             raise ValueError(
                 "Checkpointer needs every_steps or every_seconds, got neither"
@@ -63,7 +68,10 @@ class Checkpointer:
             raise ValueError(f"every_steps must be an int >= 1, got {every_steps!r}")
         if every_seconds is not None and not every_seconds > 0:
             raise ValueError(f"every_seconds must be > 0, got {every_seconds!r}")
+        if writer is not None and not callable(writer):
+            raise TypeError(f"writer must be callable(model, path), got {writer!r}")
         self.path = Path(path)
+        self.writer = save if writer is None else writer
         self.every_steps = every_steps
         self.every_seconds = every_seconds
         self.n_saved = 0
@@ -82,6 +90,6 @@ class Checkpointer:
 
     def save(self, model) -> None:
         """Save ``model`` now."""
-        save(model, self.path)
+        self.writer(model, self.path)
         self.n_saved += 1
         self._last = time.monotonic()
