@@ -8,7 +8,11 @@ paper could not be consulted while this was written), and differ from it
 where the library does:
 
 - 784-1000-784, k = 25, linear output, squared error, trained on the 60,000
-  training images scaled to [0, 1];
+  training images scaled to [0, 1] and centred (the training mean subtracted,
+  from the test images too).  Without centring, every unit's pre-activation
+  carries a fixed offset w_j . mean, the same few hundred units win the top-k
+  of every image and three quarters of the units die: 765 of 1000 dead after
+  50 epochs and a test error of 4.25% (``--no-center``);
 - k starts larger (100) and falls linearly to 25 over the first half of the
   epochs, the paper's remedy against dead units;
 - at encoding time for the classifier the paper keeps alpha k units with
@@ -25,8 +29,11 @@ Usage:
     python benchmarks/prepare_mnist.py                 # once
     python benchmarks/ksparse_mnist.py --time-slice    # time 200 steps, estimate
     python benchmarks/ksparse_mnist.py --epochs 50     # the run (long)
+    python benchmarks/ksparse_mnist.py --probe MODEL   # classify a saved model
 
-Writes benchmarks/results/ksparse_mnist.json.
+The run saves the model every 10 epochs (benchmarks/results/ksparse_epochN
+.safetensors), so the classifier can be run again on a saved model with
+``--probe`` without training again.  Writes benchmarks/results/ksparse_mnist.json.
 """
 
 import argparse
@@ -40,8 +47,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from sparseae import SparseAutoencoder
+from sparseae import SparseAutoencoder, load
 from sparseae.datasets import load_mnist
+from sparseae.metrics import summarize
 
 HERE = Path(__file__).resolve().parent
 MNIST = HERE / "data" / "mnist"
@@ -100,6 +108,16 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--alpha", type=float, default=3.0)
     parser.add_argument(
+        "--no-center",
+        action="store_true",
+        help="train on the raw [0, 1] pixels (most units die; see above)",
+    )
+    parser.add_argument(
+        "--probe",
+        metavar="MODEL",
+        help="skip training: classify with the codes of this saved model",
+    )
+    parser.add_argument(
         "--time-slice",
         action="store_true",
         help="time 200 training steps and the classifier on a slice, estimate "
@@ -110,6 +128,9 @@ def main(argv=None):
         raise SystemExit("no MNIST: run python benchmarks/prepare_mnist.py first")
     X, y = load_mnist(MNIST, "train", dtype=np.float32)
     X_test, y_test = load_mnist(MNIST, "t10k", dtype=np.float32)
+    if not args.no_center:
+        mean = X.mean(axis=0)
+        X, X_test = X - mean, X_test - mean
     k_test = int(round(args.alpha * 25))
     if args.time_slice:
         per_step, per_epoch, model = time_slice(X)
@@ -126,23 +147,36 @@ def main(argv=None):
             f"and the classifier: about {total / 60:.0f} min"
         )
         return
-    model = autoencoder()
+    results = HERE / "results"
+    results.mkdir(exist_ok=True)
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for epoch in range(args.epochs):
-            model.set_params(k=schedule(epoch, args.epochs))
-            model.partial_fit(X)
-            print(
-                f"epoch {epoch + 1}: k {model.k}, loss {model.loss_curve_[-1]:.4f}",
-                flush=True,
-            )
+    if args.probe:
+        model = load(args.probe)
+    else:
+        model = autoencoder()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for epoch in range(args.epochs):
+                model.set_params(k=schedule(epoch, args.epochs))
+                model.partial_fit(X)
+                print(
+                    f"epoch {epoch + 1}: k {model.k}, "
+                    f"loss {model.loss_curve_[-1]:.4f}, "
+                    f"{time.perf_counter() - started:.0f} s",
+                    flush=True,
+                )
+                if (epoch + 1) % 10 == 0 or epoch + 1 == args.epochs:
+                    name = f"ksparse{'_raw' if args.no_center else ''}_epoch{epoch + 1}"
+                    model.save(results / f"{name}.safetensors")
     train_seconds = time.perf_counter() - started
     classifier = LogisticRegression(max_iter=1000)
     classifier.fit(codes(model, X, k_test), y)
     error = 100 * (1 - classifier.score(codes(model, X_test, k_test), y_test))
     seconds = time.perf_counter() - started
     result = dict(
+        model=args.probe or f"trained here, {args.epochs} epochs",
+        centred=not args.no_center,
+        dead_units=int(summarize(model, X)["dead_units"]["count"]),
         epochs=args.epochs,
         alpha=args.alpha,
         k_test=k_test,
@@ -153,8 +187,8 @@ def main(argv=None):
         total_seconds=round(seconds, 1),
     )
     print(json.dumps(result, indent=1))
-    out = HERE / "results" / "ksparse_mnist.json"
-    out.parent.mkdir(exist_ok=True)
+    name = Path(args.probe).stem if args.probe else "ksparse_mnist"
+    out = results / f"{name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
 
 
