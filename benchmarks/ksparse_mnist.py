@@ -108,6 +108,14 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--alpha", type=float, default=3.0)
     parser.add_argument(
+        "--aux-k",
+        type=int,
+        default=None,
+        help="add Gao et al.'s auxiliary loss with this many units (weight 1/32, "
+        "dead after one epoch without firing): not the paper's, a remedy for the "
+        "units that die as k falls",
+    )
+    parser.add_argument(
         "--no-center",
         action="store_true",
         help="train on the raw [0, 1] pixels (most units die; see above)",
@@ -153,7 +161,7 @@ def main(argv=None):
     if args.probe:
         model = load(args.probe)
     else:
-        model = autoencoder()
+        model = autoencoder().set_params(aux_k=args.aux_k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for epoch in range(args.epochs):
@@ -166,7 +174,9 @@ def main(argv=None):
                     flush=True,
                 )
                 if (epoch + 1) % 10 == 0 or epoch + 1 == args.epochs:
-                    name = f"ksparse{'_raw' if args.no_center else ''}_epoch{epoch + 1}"
+                    name = "ksparse" + ("_raw" if args.no_center else "")
+                    name += f"_aux{args.aux_k}" if args.aux_k else ""
+                    name += f"_epoch{epoch + 1}"
                     model.save(results / f"{name}.safetensors")
     train_seconds = time.perf_counter() - started
     classifier = LogisticRegression(max_iter=1000)
@@ -176,6 +186,7 @@ def main(argv=None):
     result = dict(
         model=args.probe or f"trained here, {args.epochs} epochs",
         centred=not args.no_center,
+        aux_k=args.aux_k,
         dead_units=int(summarize(model, X)["dead_units"]["count"]),
         epochs=args.epochs,
         alpha=args.alpha,
@@ -188,6 +199,8 @@ def main(argv=None):
     )
     print(json.dumps(result, indent=1))
     name = Path(args.probe).stem if args.probe else "ksparse_mnist"
+    if args.aux_k and not args.probe:
+        name += f"_aux{args.aux_k}"
     out = results / f"{name}.json"
     out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -119,3 +119,20 @@ def test_resume_needs_a_training_state(X):
 def test_checkpointer_options_are_checked(tmp_path, kwargs, message):
     with pytest.raises(ValueError, match=message):
         Checkpointer(tmp_path / "c.safetensors", **kwargs)
+
+
+def test_a_writer_of_the_callers_saves_instead(X, tmp_path):
+    written = []
+
+    def writer(model, path):
+        written.append((model.n_iter_, path))
+        save(model, path)
+
+    saver = Checkpointer(tmp_path / "c.safetensors", every_steps=7, writer=writer)
+    with pytest.warns(Warning, match="max_iter=6"):
+        SparseAutoencoder(**SETTINGS, solver="adam").fit(X, callback=saver)
+    # 7 minibatches of at most 16 make an epoch of 100 rows: a save per epoch.
+    assert [path for _, path in written] == [tmp_path / "c.safetensors"] * 6
+    assert saver.n_saved == 6 and load(tmp_path / "c.safetensors").n_iter_ >= 5
+    with pytest.raises(TypeError, match="writer must be callable"):
+        Checkpointer(tmp_path / "d.safetensors", every_steps=1, writer="save")
