@@ -156,12 +156,13 @@ class BlockSums:
                 self._nh = np.empty((n, h), dtype)
                 self._hn = np.empty((2 * h, n), dtype)
         self.aux = settings.aux_k is not None
-        if self.aux:
-            dead = settings.dead
-            # None when no unit is dead, and u = 0.
-            self._alive = (
-                None if dead is None or not dead.any() else np.flatnonzero(~dead)
-            )
+        dead = settings.dead
+        # With no dead unit u = 0 and t = δ3: the term is α times the
+        # reconstruction loss and its gradient α times the output error's, so
+        # the tile scales δ3 by 1 + α (:meth:`output`) and needs no buffer.
+        self._dead_units = self.aux and dead is not None and bool(dead.any())
+        if self._dead_units:
+            self._alive = np.flatnonzero(~dead)
             self.U = np.empty((rows, h), dtype)  # z2, then u, then a2 + u, eq. (15)
             self.R = np.empty((rows, n), dtype)  # t, then α t
             self._silent = np.empty((rows, h), bool)
@@ -223,7 +224,7 @@ class BlockSums:
         A = self.A[: X.shape[0]]
         self.encode(X, A)
         self.output(X, A)
-        if self.aux:
+        if self._dead_units:
             self.auxiliary_output(X, A)
         if self.grad:
             self.hidden(X, A)
@@ -237,14 +238,11 @@ class BlockSums:
         settings = self.settings
         np.matmul(X, self.params.W1.T, out=A)  # (rows, h), eq. (1)
         A += self.params.b1
-        if self.aux:
+        if self._dead_units:
             U = self.U[: X.shape[0]]
-            if self._alive is None:  # no unit is dead: u = 0
-                U.fill(0)
-            else:
-                np.copyto(U, A)  # z2, before activate_ overwrites it
+            np.copyto(U, A)  # z2, before activate_ overwrites it
         activate_(A, settings.activation, settings.k)
-        if self.aux and self._alive is not None:
+        if self._dead_units:
             silent = self._silent[: X.shape[0]]
             auxiliary_code_(U, A, self._alive, settings.aux_k, silent)
         self.a2_sum += self._column_sums(A)  # m ρ̂, eq. (4)
@@ -269,7 +267,12 @@ class BlockSums:
             if settings.output == "sigmoid":
                 sigmoid_(Z)
             np.subtract(Z, X, out=T)
-            self.reconstruction += 0.5 * float(np.vdot(T, T))  # eq. (3)
+            loss = 0.5 * float(np.vdot(T, T))
+            self.reconstruction += loss  # eq. (3)
+            if self.aux and not self._dead_units:
+                self.auxiliary += loss  # eq. (15) with u = 0: t = δ3
+                if self.grad:
+                    T *= 1 + self.settings.aux_weight
             if settings.output == "sigmoid":
                 T *= Z
                 np.subtract(1, Z, out=Z)
@@ -309,7 +312,7 @@ class BlockSums:
         error, f_prime = S[:, :h], S[:, h:]
         slope(A, self.settings.activation, out=f_prime)  # f'(z2) from a2
         error *= f_prime  # δ3 W2 ⊙ f', eq. (11)
-        if self.aux:
+        if self._dead_units:
             Q, silent = self.Q[:rows], self._silent[:rows]
             np.greater(self.U[:rows], 0, out=silent)
             Q *= silent
