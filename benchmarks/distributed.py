@@ -7,7 +7,12 @@
 - ``cluster``: the same evaluation by :class:`sparseae.distributed.ClusterData`
   on a LocalCluster of 2 worker processes with 1 thread each, the data read
   by the workers from a ``.npy`` file in 4 chunks of 8 blocks and persisted
-  there; θ goes out and the tree of sums comes back every evaluation.
+  there; θ goes out and the tree of sums comes back every evaluation.  Two
+  clusters, one after the other, each timed against ``memory`` in its own
+  rounds: :func:`sparseae.distributed.local_cluster` (the workers keep
+  glibc's malloc thresholds; what ``sparseae train --scheduler local:N``
+  starts) and a LocalCluster with Dask's defaults (its nanny sets
+  ``MALLOC_TRIM_THRESHOLD_=65536`` in every worker).
 - ``fixed cost``: the same cluster evaluating 4 chunks of 16 rows: the
   framework's own cost per evaluation (θ out, 4 + 3 + 1 tasks, the sums back).
 
@@ -31,12 +36,19 @@ from benchmarks import common  # noqa: E402
 
 
 def run(
-    m=60_000, n=784, h=196, block_rows=1875, chunk_rows=15_000, rounds=7, log=print
+    m=60_000,
+    n=784,
+    h=196,
+    block_rows=1875,
+    chunk_rows=15_000,
+    rounds=7,
+    dask_defaults=False,
+    log=print,
 ):
     from distributed import Client, LocalCluster
     from sparseae import Params
     from sparseae.core.objective import _evaluate, make_settings
-    from sparseae.distributed import ClusterData, from_npy
+    from sparseae.distributed import ClusterData, from_npy, local_cluster
     from sparseae.distributed._evaluate import align
 
     settings = make_settings(**common.HYPER)
@@ -46,14 +58,13 @@ def run(
     with tempfile.TemporaryDirectory() as folder:
         np.save(Path(folder) / "X.npy", X)
         np.save(Path(folder) / "tiny.npy", tiny)
+        start = (
+            (lambda **kw: LocalCluster(n_workers=2, threads_per_worker=1, **kw))
+            if dask_defaults
+            else (lambda **kw: local_cluster(2, **kw))
+        )
         with (
-            LocalCluster(
-                n_workers=2,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=":0",
-                silence_logs=40,
-            ) as cluster,
+            start(processes=True, dashboard_address=":0", silence_logs=40) as cluster,
             Client(cluster) as client,
         ):
             data = ClusterData(
@@ -91,6 +102,9 @@ def run(
         "block_rows": block_rows,
         "chunk_rows": chunk_rows,
         "workers": "2 processes x 1 thread",
+        "cluster": (
+            "LocalCluster, Dask's defaults" if dask_defaults else "local_cluster"
+        ),
         "seconds": seconds,
         "cluster_over_memory": seconds["cluster"] / seconds["memory"],
         "bit_identical": same,
@@ -99,15 +113,18 @@ def run(
 
 def main():
     results = {"machine": common.machine()}
-    row = run()
-    results["distributed"] = row
-    print(
-        common.table(
-            [{"contender": k, "seconds": v} for k, v in row["seconds"].items()],
-            ["contender", "seconds"],
+    rows = []
+    for dask_defaults in (False, True):
+        row = run(dask_defaults=dask_defaults)
+        rows.append(row)
+        print(
+            common.table(
+                [{"contender": k, "seconds": v} for k, v in row["seconds"].items()],
+                ["contender", "seconds"],
+            )
         )
-    )
-    print(f"cluster / memory: {row['cluster_over_memory']:.3f}")
+        print(f"{row['cluster']}: cluster / memory {row['cluster_over_memory']:.3f}")
+    results["distributed"] = rows
     print(f"results: {common.save(results, 'distributed')}")
 
 

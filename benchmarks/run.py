@@ -161,7 +161,7 @@ def run_distributed(args, log):
             ["contender", "seconds"],
         )
     )
-    log(f"  cluster / memory: {row['cluster_over_memory']:.3f}")
+    log(f"  {row['cluster']}: cluster / memory {row['cluster_over_memory']:.3f}")
     return row
 
 

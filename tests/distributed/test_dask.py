@@ -17,7 +17,12 @@ from .conftest import data
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
-from sparseae.distributed import ClusterData, DaskSparseAutoencoder, from_npy  # noqa: E402
+from sparseae.distributed import (  # noqa: E402
+    ClusterData,
+    DaskSparseAutoencoder,
+    from_npy,
+    local_cluster,
+)
 from sparseae.distributed._evaluate import align  # noqa: E402
 
 HYPER = dict(sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-3)
@@ -176,9 +181,15 @@ def test_bad_data_is_refused_with_the_reason(client):
         )
 
 
+@pytest.mark.parametrize("n_workers", [0, -1, 1.5, True, "2"])
+def test_local_cluster_refuses_a_worker_count_below_one(n_workers):
+    with pytest.raises(ValueError, match=r"n_workers must be an int >= 1, got"):
+        local_cluster(n_workers)
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     X = data(m=3000, n=16)
     np.save(tmp_path / "X.npy", X)
@@ -187,15 +198,14 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
         warnings.simplefilter("ignore", ConvergenceWarning)
         want = SparseAutoencoder(**hyper).fit(X)
     with (
-        LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=50,
+        local_cluster(
+            2, processes=True, dashboard_address=":0", silence_logs=50
         ) as cluster,
         Client(cluster, set_as_default=False) as client,
     ):
+        # Dask's nanny would set it; local_cluster's workers keep glibc's own.
+        environment = client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+        assert set(environment.values()) == {os.environ.get("MALLOC_TRIM_THRESHOLD_")}
         killed = []
 
         def kill_one(model, progress):

@@ -62,20 +62,17 @@ def _client(address):
     if address is None:
         yield None
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     local = re.fullmatch(r"local:(\d+)", address)
     if local:
         workers = int(local.group(1))
         if workers < 1:
             raise ValueError(f"--scheduler local:N needs N >= 1, got {address!r}")
+        from ..distributed import local_cluster
+
         with (
-            LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                dashboard_address=":0",
-                silence_logs=40,
-            ) as cluster,
+            local_cluster(workers, dashboard_address=":0", silence_logs=40) as cluster,
             Client(cluster) as client,
         ):
             yield client
