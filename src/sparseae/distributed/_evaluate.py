@@ -93,11 +93,6 @@ def batch_sums(theta, X, rows, settings, n_hidden, grad) -> PartialSums:
     )
 
 
-def _keep(theta):
-    """θ, as the result of a task that the scheduler can run again."""
-    return theta
-
-
 def _pairs(parts, add):
     """Add ``parts`` by the fixed pairwise tree, with ``add(a, b)`` as a task."""
     while len(parts) > 1:
@@ -181,13 +176,12 @@ class ClusterData:
 
     def _map_once(self, function, theta, arguments_per_chunk):
         client = self.client
-        # θ goes out once per evaluation, as the data of one task on which
-        # every chunk's task depends: the workers fetch it from each other,
-        # and if the worker holding it dies the scheduler makes it again from
-        # that task.  client.scatter(θ, broadcast=True) has no such recipe,
-        # and a broadcast that meets a dying worker waits on it for good (its
-        # timeout did not end the wait in the SIGKILL test).
-        theta = client.submit(_keep, theta, pure=False)
+        # θ goes to one worker, and the chunks' tasks fetch it from whichever
+        # worker has it.  If its holder dies, the tasks fail and _map repeats
+        # the evaluation.  Not broadcast=True: its replication, meeting a
+        # dying worker, waited for good in the SIGKILL test, its timeout
+        # notwithstanding (docs/distributed.md).
+        theta = client.scatter(theta, hash=False)
         parts = [
             client.submit(function, theta, chunk, *arguments, pure=False)
             for chunk, arguments in zip(self._chunks, arguments_per_chunk, strict=True)
