@@ -30,11 +30,15 @@ _controller: ThreadpoolController | None = None
 # forked child gets a new pool, since the parent's threads are not in it.
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = -1
-# Concurrent pools share one BLAS limit: the first in sets it, the last out
-# lifts it, so overlapping callers cannot restore each other's settings.
+# One pool at a time holds the BLAS limit: the first to open sets it and the
+# same thread lifts it when that pool closes.  Pools opened meanwhile in other
+# threads leave the limit alone.  Setting and lifting in one thread matters:
+# threadpoolctl 3.8 lets only the thread that set OpenBLAS's limit change it
+# again until that thread's limiter is exited, and a limit lifted from another
+# thread would leave every later threadpool_limits of the program ignored.
+# And one limiter at a time means no restore can bring back another's limit.
 _lock = threading.Lock()
-_active = 0
-_limiter = None
+_holder: threading.Thread | None = None
 
 
 def _blas() -> ThreadpoolController:
@@ -81,21 +85,31 @@ def _shared_executor() -> ThreadPoolExecutor:
         return _executor
 
 
-def _enter_limit() -> None:
-    global _active, _limiter
+def _hold_limit():
+    """The BLAS limited to one thread, or None when another pool holds it."""
+    global _holder
     with _lock:
-        if _active == 0:
-            _limiter = _blas().limit(limits=1)
-        _active += 1
+        # A forked child's copy of the holder is not alive there.
+        if _holder is not None and _holder.is_alive():
+            return None
+        _holder = threading.current_thread()
+    try:
+        limiter = _blas().limit(limits=1)
+        limiter.__enter__()
+    except BaseException:
+        with _lock:
+            _holder = None
+        raise
+    return limiter
 
 
-def _exit_limit() -> None:
-    global _active, _limiter
+def _release_limit(limiter) -> None:
+    global _holder
+    if limiter is None:
+        return
+    limiter.__exit__(None, None, None)
     with _lock:
-        _active -= 1
-        if _active == 0:
-            _limiter.restore_original_limits()
-            _limiter = None
+        _holder = None
 
 
 class WorkerPool:
@@ -125,11 +139,11 @@ class WorkerPool:
     def __enter__(self) -> WorkerPool:
         # Even a single worker runs with one BLAS thread: the products of one
         # block are too small to gain from more, and often lose.
-        _enter_limit()
+        self._limiter = _hold_limit()
         return self
 
     def __exit__(self, *exc_info) -> None:
-        _exit_limit()
+        _release_limit(self._limiter)
 
     def run_blocks(
         self,
