@@ -1,4 +1,4 @@
-"""``sparseae train`` with the auxiliary loss and unit-norm decoder options."""
+"""``sparseae train`` with the auxiliary loss, unit-norm decoder and tied weights."""
 
 import json
 
@@ -85,3 +85,18 @@ def test_resume_keeps_the_auxiliary_settings(tmp_path, capsys):
     argv = ["train", "digits", "-o", out, *TOPK, "--resume", "--aux-k", "5"]
     assert main(argv) == 2
     assert "--aux-k 5 differs from the run's 4" in capsys.readouterr().err
+
+
+def test_tied_weights_reach_the_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "digits", "-o", str(out), *TOPK, "--tied-weights"]) == 0
+    model = load(out / "model.safetensors")
+    assert model.tied_weights is True
+    assert (model.decoder_weights_ == model.components_.T).all()
+
+
+def test_tied_weights_with_a_unit_norm_decoder_is_an_error(tmp_path, capsys):
+    argv = ["train", "digits", "-o", str(tmp_path / "run"), *TOPK]
+    code = main(argv + ["--tied-weights", "--unit-norm-decoder"])
+    assert code != 0
+    assert "tied_weights=True and unit_norm_decoder=True" in capsys.readouterr().err

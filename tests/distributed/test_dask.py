@@ -97,6 +97,22 @@ def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dt
         assert_same_model(again.fit(zarr_data(X, 256)), models["memory"])
 
 
+def test_tied_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path):
+    X = data()
+    hyper = dict(
+        HYPER,
+        n_components=5,
+        max_iter=15,
+        block_rows=16,
+        random_state=0,
+        tied_weights=True,
+    )
+    models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
+    for model in models.values():
+        assert_same_model(model, models["memory"])
+        np.testing.assert_array_equal(model.decoder_weights_, model.components_.T)
+
+
 def test_default_partition_is_the_same_everywhere(client, zarr_data, tmp_path):
     X = data(m=3000, n=8)
     hyper = dict(HYPER, n_components=3, max_iter=6, random_state=1)

@@ -150,5 +150,5 @@ def test_files_written_before_these_parameters_load_as_sigmoid(
     monkeypatch.undo()
     again = load(path)
     assert again.hidden_activation == "sigmoid" and again.k is None
-    assert again.unit_norm_decoder is False
+    assert again.unit_norm_decoder is False and again.tied_weights is False
     np.testing.assert_array_equal(again.transform(X), model.transform(X))

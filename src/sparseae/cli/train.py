@@ -57,6 +57,7 @@ HYPERPARAMETERS = (
     ("hidden_activation", str, "hidden unit: sigmoid, relu (with l1) or topk"),
     ("k", number(int, low=1), "units kept per sample by topk"),
     ("unit_norm_decoder", bool, "hold every decoder column at unit norm"),
+    ("tied_weights", bool, "decoder = encoder transposed (W2 = W1^T)"),
     (
         "aux_k",
         number(int, low=1),

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.decoder_norm import decoder_gradient_, unit_decoder
 from ..core.partial_sums import finish_sums, resolve_block_rows
+from ..core.tied import tied, tied_gradient_
 from ..models._validation import check_target_range
 from ..models.autoencoder import SparseAutoencoder
 from ..training.state import LbfgsRun, MinibatchState
@@ -161,7 +162,7 @@ n_iter_, loss_curve_, history_, n_features_in_
             if self.unit_norm_decoder:
                 unit, norms = unit_decoder(params)
             else:
-                unit, norms = params, None
+                unit, norms = tied(params) if self.tied_weights else params, None
             grad = options.pop("compute_grad", True)
             if isinstance(X, _Batch):
                 total = self._data.batch(unit.vector, X.indices, settings, grad)
@@ -170,6 +171,8 @@ n_iter_, loss_curve_, history_, n_features_in_
             evaluation = finish_sums(total, unit, settings, **options)
             if norms is not None and evaluation.grads is not None:
                 decoder_gradient_(evaluation.grads.W2, unit.W2, norms)
+            if self.tied_weights and evaluation.grads is not None:
+                tied_gradient_(evaluation.grads)
             return evaluation
 
         return evaluate

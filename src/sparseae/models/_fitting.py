@@ -18,6 +18,7 @@ from sklearn.utils import check_random_state
 
 from ..core.decoder_norm import normalize_decoder_
 from ..core.params import Params
+from ..core.tied import tie_
 from ..solvers import NonFiniteLossError
 from ..solvers.minibatch import make_optimizer
 from ..training.history import Record, new_history
@@ -134,6 +135,9 @@ class TrainingMixin:
 
         def objective(theta, batch, rho_hat, dead):
             params = Params.from_vector(theta, n, h)
+            if self.tied_weights:
+                # Read by nothing, moved by nothing: kept as W1ᵀ for the views.
+                tie_(params)
             if self.unit_norm_decoder:
                 normalize_decoder_(params)  # J is unchanged; steps keep their scale
             return evaluate(
@@ -182,6 +186,8 @@ class TrainingMixin:
             self.n_iter_ = record.n_iter
         if fitting and end != "stopped":
             state.fitting = False
+        if self.tied_weights:
+            tie_(params)  # after the last step's W1
         if self.unit_norm_decoder and end != "stopped":
             # The last step moved V off unit columns; a stopped run is left
             # as it was, so that resume_fit goes on bit for bit.
@@ -212,9 +218,10 @@ class TrainingMixin:
 
     def _initialize(self, X) -> np.random.Generator:
         rng = self._generator()
-        self._store(
-            Params.initialize(X.shape[1], self.n_components, rng=rng, dtype=X.dtype)
+        params = Params.initialize(
+            X.shape[1], self.n_components, rng=rng, dtype=X.dtype
         )
+        self._store(tie_(params) if self.tied_weights else params)
         self.n_iter_ = 0
         self.history_ = new_history()
         self.loss_curve_ = []

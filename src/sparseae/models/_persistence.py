@@ -32,6 +32,7 @@ WEIGHTS |= {"W2": "decoder_weights_", "b2": "intercept_visible_"}
 # models had.
 ADDED_PARAMS = {"hidden_activation": "sigmoid", "k": None, "unit_norm_decoder": False}
 ADDED_PARAMS |= {"aux_k": None, "aux_weight": 1 / 32, "dead_after": None}
+ADDED_PARAMS |= {"tied_weights": False}
 # History entries that older files lack: the auxiliary loss, 0 without aux_k.
 ADDED_HISTORY = ("auxiliary",)
 # The document's fields after the common head, in the order written, and

@@ -31,6 +31,7 @@ from ..core.objective import (
 from ..core.params import Params
 from ..core.penalties import PENALTIES
 from ..core.sparsity import RHO_ESTIMATES
+from ..core.tied import tie_, tied, tied_gradient_
 from ..training.state import LbfgsRun, MinibatchState, data_fingerprint
 from ._feedback import reports_progress
 from ._fitting import TrainingMixin
@@ -112,6 +113,13 @@ class SparseAutoencoder(
         L-BFGS's curvature pairs valid; SGD and Adam also rescale V to unit
         columns before each step, which leaves the objective unchanged
         (``docs/derivation.md#unit-norm-decoder``).
+    tied_weights : bool, default=False
+        Use the encoder's transpose as the decoder, W2 = W1ᵀ, as the k-sparse
+        autoencoder of Makhzani and Frey does (``docs/derivation.md#tied-weights``).
+        Every solver then minimises the objective over W1, b1 and b2, with the
+        exact gradient ∂J/∂W1 + (∂J/∂W2)ᵀ; ``decoder_weights_`` is always
+        ``components_.T``.  Weight decay counts W1 in both places, λ‖W1‖².
+        Cannot be combined with ``unit_norm_decoder``.
     aux_k : int or None, default=None
         Add the auxiliary loss for dead units of Gao et al.
         (``docs/derivation.md#eq-15``): the error of reconstructing each
@@ -283,6 +291,7 @@ class SparseAutoencoder(
         "hidden_activation": [StrOptions(set(ACTIVATIONS))],
         "k": [NumberInterval(Integral, 1, None, closed="left"), None],
         "unit_norm_decoder": ["boolean"],
+        "tied_weights": ["boolean"],
         "aux_k": [NumberInterval(Integral, 1, None, closed="left"), None],
         "aux_weight": [NumberInterval(Real, 0, None, closed="neither")],
         "dead_after": [NumberInterval(Integral, 1, None, closed="left"), None],
@@ -321,6 +330,7 @@ class SparseAutoencoder(
         hidden_activation="sigmoid",
         k=None,
         unit_norm_decoder=False,
+        tied_weights=False,
         aux_k=None,
         aux_weight=1 / 32,
         dead_after=None,
@@ -349,6 +359,7 @@ class SparseAutoencoder(
         self.hidden_activation = hidden_activation
         self.k = k
         self.unit_norm_decoder = unit_norm_decoder
+        self.tied_weights = tied_weights
         self.aux_k = aux_k
         self.aux_weight = aux_weight
         self.dead_after = dead_after
@@ -385,6 +396,12 @@ class SparseAutoencoder(
             raise ValueError(
                 "hidden_activation='topk' needs k, the units kept per sample, in "
                 f"[1, n_components={self.n_components}], got k={k!r}"
+            )
+        if self.tied_weights and self.unit_norm_decoder:
+            raise ValueError(
+                "tied_weights=True and unit_norm_decoder=True cannot be combined: "
+                "a tied decoder is the encoder's transpose, so its columns cannot "
+                "also be held at unit norm; choose one"
             )
         if self.aux_k is not None:
             self._check_auxiliary()
@@ -447,6 +464,15 @@ class SparseAutoencoder(
                 return _evaluate_chunks(params, X, settings, grad, block_rows)
             return _evaluate(params, X, settings, block_rows=block_rows, **options)
 
+        if self.tied_weights:
+
+            def evaluate_tied(params, X, settings, **options):
+                evaluation = base(tied(params), X, settings, **options)
+                if evaluation.grads is not None:
+                    tied_gradient_(evaluation.grads)
+                return evaluation
+
+            return evaluate_tied
         if not self.unit_norm_decoder:
             return base
 
@@ -460,7 +486,9 @@ class SparseAutoencoder(
         return evaluate
 
     def _store_unit(self, params: Params) -> None:
-        """Store weights of a solver's own copy, with unit decoder columns if asked."""
+        """Store a solver's copy of the weights, tied or with unit columns if asked."""
+        if self.tied_weights:
+            params = tie_(params)
         self._store(normalize_decoder_(params) if self.unit_norm_decoder else params)
 
     def _working_dtype(self) -> np.dtype:
