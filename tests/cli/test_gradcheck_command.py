@@ -6,8 +6,10 @@ from sparseae.cli import main
 def test_gradcheck_passes_and_prints_every_combination(capsys):
     assert main(["gradcheck"]) == 0
     out = capsys.readouterr().out
-    assert "19 passed, 0 failed" in out
+    assert "22 passed, 0 failed" in out
     assert "topk+aux" in out
+    for unit in ("sigmoid", "relu", "topk"):
+        assert f"{unit}+tied" in out
     assert "relu+aux" not in out  # ReLU units take no auxiliary loss
     for name in (
         "kl",
@@ -18,6 +20,7 @@ def test_gradcheck_passes_and_prints_every_combination(capsys):
         "relu",
         "topk",
         "+aux",
+        "+tied",
     ):
         assert name in out
 
@@ -42,3 +45,17 @@ def test_help_has_an_example(capsys):
 def test_gradcheck_says_when_no_problem_keeps_off_the_kinks(capsys):
     assert main(["gradcheck", "--samples", "400", "--hidden", "60"]) == 2
     assert "from a kink; use fewer --samples or --hidden" in capsys.readouterr().err
+
+
+def test_a_wrong_tied_gradient_fails(capsys, monkeypatch):
+    # The tied rows check (16) itself: leave out the decoder's part and they fail.
+    from sparseae.cli import gradcheck
+
+    def encoder_part_only(grads):
+        grads.W2[...] = 0
+        return grads
+
+    monkeypatch.setattr(gradcheck, "tied_gradient_", encoder_part_only)
+    assert main(["gradcheck"]) == 1
+    failing = [line for line in capsys.readouterr().out.splitlines() if "FAIL" in line]
+    assert failing and all("+tied" in line for line in failing)

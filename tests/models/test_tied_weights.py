@@ -81,3 +81,22 @@ def test_tied_weights_with_a_unit_norm_decoder_is_refused(X):
 def test_tied_weights_must_be_a_boolean(X):
     with pytest.raises(ValueError, match="tied_weights"):
         SparseAutoencoder(4, tied_weights="yes").fit(X)
+
+
+def test_a_callback_sees_tied_weights_after_every_epoch(X):
+    seen = []
+
+    def callback(model, progress):
+        seen.append(np.array_equal(model.decoder_weights_, model.components_.T))
+
+    model = SparseAutoencoder(
+        5, tied_weights=True, solver="sgd", max_iter=3, random_state=0
+    )
+    fit_quietly_with(model, X, callback)
+    assert seen and all(seen)
+
+
+def fit_quietly_with(model, X, callback):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, callback=callback)

@@ -2,7 +2,8 @@
 
 With the auxiliary loss for dead units too (``docs/derivation.md`` eq. 15):
 top-k units, linear output, squared error, about half the units dead (ReLU
-units take no auxiliary loss).
+units take no auxiliary loss).  And with tied weights, W2 = W1ᵀ (eq. 16), one
+row per unit.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..core.gradcheck import check_gradient
 from ..core.objective import LOSSES, OUTPUTS, loss_and_grad
 from ..core.params import BLOCK_NAMES, Params
 from ..core.penalties import PENALTIES
+from ..core.tied import tied, tied_gradient_
 
 EXAMPLE = """example:
   sparseae gradcheck --seed 1 --samples 20 --features 6 --hidden 4
@@ -52,7 +54,9 @@ def add_parser(subparsers) -> None:
             "that no difference crosses a kink. The auxiliary loss for dead "
             "units (aux_k, every other unit dead) is checked with top-k units, "
             "the only ones it takes, linear output and squared error, its own "
-            "choice of units as far from ties."
+            "choice of units as far from ties. The '+tied' rows check tied "
+            "weights, W2 = W1^T, one per unit: their W2 column is 0 by design, "
+            "W2's own entries being read by nothing."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -107,6 +111,28 @@ def auxiliary_combinations(n_hidden: int) -> list[tuple[str, str, str, str]]:
 def auxiliary_setup(n_hidden: int) -> tuple[int, np.ndarray]:
     """aux_k and the dead units of the auxiliary rows: every other unit, from 0."""
     return min(top_k(n_hidden), n_hidden - 1), np.arange(n_hidden) % 2 == 0
+
+
+# Tied, J is a quartic in W1 (the encoder and the decoder both move), so the
+# central differences' O(eps^2) error, zero for the untied linear-output rows'
+# quadratic in W2, reaches 1e-8 at eps = 1e-4: the tied rows take a smaller
+# step, whose rounding error in float64 is still far below the tolerance.
+TIED_EPSILON = 1e-5
+
+
+def tied_combinations() -> list[tuple[str, str, str, str]]:
+    """The rows checked with tied weights, W2 = W1ᵀ (eq. 16): one per unit."""
+    return [
+        ("sigmoid", "kl", "sigmoid", "squared"),
+        ("relu", "l1", "linear", "squared"),
+        ("topk", "kl", "linear", "squared"),
+    ]
+
+
+def tied_objective(params: Params, X, **hyper):
+    """J and its gradient at W2 = W1ᵀ; W2's own entries are read by nothing."""
+    J, grads = loss_and_grad(tied(params), X, **hyper)
+    return J, tied_gradient_(grads)
 
 
 def random_problem(rng, m: int, n: int, h: int) -> tuple[np.ndarray, Params]:
@@ -174,15 +200,17 @@ def run(args) -> int:
         )
     columns = (*BLOCK_NAMES, "all")
     print(
-        f"{'unit':8} {'penalty':8} {'output':8} {'loss':14} "
+        f"{'unit':12} {'penalty':8} {'output':8} {'loss':14} "
         + " ".join(f"{c:>9}" for c in columns)
     )
     failed = 0
-    rows = [(*row, False) for row in unit_combinations()]
-    rows += [(*row, True) for row in auxiliary_combinations(h)]
-    for activation, penalty, output, loss, aux in rows:
-        name = activation + "+aux" if aux else activation
-        X, params = problems[name]
+    rows = [(*row, "") for row in unit_combinations()]
+    rows += [(*row, "+aux") for row in auxiliary_combinations(h)]
+    rows += [(*row, "+tied") for row in tied_combinations()]
+    for activation, penalty, output, loss, variant in rows:
+        name = activation + variant
+        aux = variant == "+aux"
+        X, params = problems[activation + ("+aux" if aux else "")]
         hyper = dict(
             sparsity_target=0.1,
             sparsity_weight=3.0,
@@ -194,16 +222,17 @@ def run(args) -> int:
             k=top_k(h) if activation == "topk" else None,
             **(auxiliary if aux else {}),
         )
+        function = tied_objective if variant == "+tied" else loss_and_grad
         result = check_gradient(
-            lambda p, X=X, hyper=hyper: loss_and_grad(p, X, **hyper),
+            lambda p, X=X, hyper=hyper, f=function: f(p, X, **hyper),
             params,
-            epsilon=EPSILON,
+            epsilon=TIED_EPSILON if variant == "+tied" else EPSILON,
         )
         differences = result.relative_differences
         ok = differences["all"] < args.tolerance and result.worst < 10 * args.tolerance
         failed += not ok
         print(
-            f"{name:8} {penalty if activation != 'topk' else '-':8} "
+            f"{name:12} {penalty if activation != 'topk' else '-':8} "
             f"{output:8} {loss:14} "
             + " ".join(f"{differences[c]:9.1e}" for c in columns)
             + ("" if ok else "  FAIL")

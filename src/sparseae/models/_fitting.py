@@ -135,9 +135,6 @@ class TrainingMixin:
 
         def objective(theta, batch, rho_hat, dead):
             params = Params.from_vector(theta, n, h)
-            if self.tied_weights:
-                # Read by nothing, moved by nothing: kept as W1ᵀ for the views.
-                tie_(params)
             if self.unit_norm_decoder:
                 normalize_decoder_(params)  # J is unchanged; steps keep their scale
             return evaluate(
@@ -152,6 +149,9 @@ class TrainingMixin:
 
         def on_step(progress):
             self.n_iter_ = record.n_iter
+            if self.tied_weights:
+                # theta's W2 is read and moved by nothing: written for the callback.
+                tie_(params)
             return callback(self, progress)
 
         budget = self.max_iter if fitting else self.n_iter_ + 1
