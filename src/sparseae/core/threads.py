@@ -119,7 +119,9 @@ class WorkerPool:
     ----------
     n_workers : int
         Number of threads; 1 runs everything in the calling thread.  Either
-        way the BLAS is limited to one thread while the pool is open.
+        way the BLAS is limited to one thread while the pool is open, or,
+        when a pool of another thread holds that limit already, for as long
+        as that pool stays open.
 
     Examples
     --------
