@@ -97,20 +97,36 @@ def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dt
         assert_same_model(again.fit(zarr_data(X, 256)), models["memory"])
 
 
-def test_tied_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path):
-    X = data()
+def tied_decoder(model):
+    np.testing.assert_array_equal(model.decoder_weights_, model.components_.T)
+
+
+def unit_decoder_columns(model):
+    norms = np.linalg.norm(model.decoder_weights_, axis=0)
+    np.testing.assert_allclose(norms, 1.0, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("options", "check"),
+    [
+        (dict(tied_weights=True), tied_decoder),
+        (
+            dict(hidden_activation="relu", penalty="l1", unit_norm_decoder=True),
+            unit_decoder_columns,
+        ),
+    ],
+    ids=["tied", "unit-norm"],
+)
+def test_reparametrised_fits_are_bit_identical_everywhere(
+    client, zarr_data, tmp_path, options, check
+):
     hyper = dict(
-        HYPER,
-        n_components=5,
-        max_iter=15,
-        block_rows=16,
-        random_state=0,
-        tied_weights=True,
+        HYPER, n_components=5, max_iter=15, block_rows=16, random_state=0, **options
     )
-    models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
+    models = fit_everywhere(data(), tmp_path, client, zarr_data, **hyper)
     for model in models.values():
         assert_same_model(model, models["memory"])
-        np.testing.assert_array_equal(model.decoder_weights_, model.components_.T)
+        check(model)
 
 
 def test_default_partition_is_the_same_everywhere(client, zarr_data, tmp_path):

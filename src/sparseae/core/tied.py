@@ -23,7 +23,7 @@ __all__ = ["tie_", "tied", "tied_gradient_"]
 
 
 def tied(params: Params) -> Params:
-    """A copy of ``params``, one flat vector, with W2 = W1ᵀ.
+    """``params`` with W2 = W1ᵀ, a new array; W1, b1 and b2 are not copied.
 
     Examples
     --------
@@ -31,8 +31,7 @@ def tied(params: Params) -> Params:
     >>> bool((tied(p).W2 == p.W1.T).all())
     True
     """
-    copy = Params.from_vector(params.to_vector(), params.n_features, params.n_hidden)
-    return tie_(copy)
+    return Params(params.W1, params.b1, np.ascontiguousarray(params.W1.T), params.b2)
 
 
 def tied_gradient_(grads: Params) -> Params:

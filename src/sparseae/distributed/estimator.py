@@ -8,9 +8,7 @@ import warnings
 import dask.array as da
 import numpy as np
 
-from ..core.decoder_norm import decoder_gradient_, unit_decoder
 from ..core.partial_sums import finish_sums, resolve_block_rows
-from ..core.tied import tied, tied_gradient_
 from ..models._validation import check_target_range
 from ..models.autoencoder import SparseAutoencoder
 from ..training.state import LbfgsRun, MinibatchState
@@ -155,25 +153,18 @@ n_iter_, loss_curve_, history_, n_features_in_
     def _fingerprint(data: ClusterData) -> str:
         return f"dask:{data.X.name}:{data.shape}:{data.dtype.str}"
 
-    def _evaluator(self):
-        """The objective on the cluster, with the unit-norm decoder if asked."""
+    def _base_evaluator(self):
+        """The objective on the cluster (the data are the ones of ``fit``)."""
 
         def evaluate(params, X, settings, **options):
-            if self.unit_norm_decoder:
-                unit, norms = unit_decoder(params)
-            else:
-                unit, norms = tied(params) if self.tied_weights else params, None
             grad = options.pop("compute_grad", True)
+            # A copy: tied or unit-norm weights are separate arrays.
+            theta = params.to_vector()
             if isinstance(X, _Batch):
-                total = self._data.batch(unit.vector, X.indices, settings, grad)
+                total = self._data.batch(theta, X.indices, settings, grad)
             else:
-                total = self._data.sums(unit.vector, settings, grad)
-            evaluation = finish_sums(total, unit, settings, **options)
-            if norms is not None and evaluation.grads is not None:
-                decoder_gradient_(evaluation.grads.W2, unit.W2, norms)
-            if self.tied_weights and evaluation.grads is not None:
-                tied_gradient_(evaluation.grads)
-            return evaluation
+                total = self._data.sums(theta, settings, grad)
+            return finish_sums(total, params, settings, **options)
 
         return evaluate
 

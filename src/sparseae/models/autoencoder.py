@@ -454,16 +454,25 @@ class SparseAutoencoder(
             )
         return since.copy()
 
-    def _evaluator(self):
-        """``_evaluate``, or with ``unit_norm_decoder`` the same at W2 = V / ‖V‖."""
+    def _base_evaluator(self):
+        """The objective of the weights as they are: in memory or over a file."""
         block_rows = self.block_rows
 
-        def base(params, X, settings, **options):
+        def evaluate(params, X, settings, **options):
             if isinstance(X, NpyChunks):  # fit_file: one pass over the file
                 grad = options.get("compute_grad", True)
                 return _evaluate_chunks(params, X, settings, grad, block_rows)
             return _evaluate(params, X, settings, block_rows=block_rows, **options)
 
+        return evaluate
+
+    def _evaluator(self):
+        """``_base_evaluator``, at W2 = W1ᵀ or W2 = V / ‖V‖ when asked.
+
+        Each is a change of variables with its exact gradient (eqs. (16) and
+        (14)); the two are never combined (``_settings`` refuses it).
+        """
+        base = self._base_evaluator()
         if self.tied_weights:
 
             def evaluate_tied(params, X, settings, **options):
