@@ -180,7 +180,8 @@ class ClusterData:
         # worker has it.  If its holder dies, the tasks fail and _map repeats
         # the evaluation.  Not broadcast=True: its replication, meeting a
         # dying worker, waited for good in the SIGKILL test, its timeout
-        # notwithstanding (docs/distributed.md).
+        # notwithstanding: dask/distributed issues #5704 and #6578
+        # (docs/distributed.md).
         theta = client.scatter(theta, hash=False)
         parts = [
             client.submit(function, theta, chunk, *arguments, pure=False)
