@@ -218,3 +218,47 @@ def test_params_of_the_wrong_type_are_cast_by_block_sums():
     got = block_sums(params, settings, X.astype(np.float32))
     assert got.grad_W1.dtype == np.float32
     assert isinstance(got, PartialSums) and isinstance(params, Params)
+
+
+@pytest.mark.parametrize(
+    "hyper",
+    [
+        dict(sparsity_target=0.1, sparsity_weight=0.0, weight_decay=1e-3),
+        dict(
+            sparsity_target=0.1,
+            sparsity_weight=3.0,
+            weight_decay=1e-3,
+            activation="topk",
+            k=3,
+            output="linear",
+        ),
+    ],
+    ids=["sigmoid-beta0", "topk"],
+)
+def test_without_a_sparsity_term_the_slope_half_is_not_taken(hyper, monkeypatch):
+    # β = 0: the f'ᵀ X half of eq. (11) would be multiplied by zero, so it is
+    # left out; the gradient is the one with both halves, up to rounding.
+    import sparseae.core.kernel as kernel
+
+    settings = make_settings(**hyper)
+    X, params = tiny_problem(m=40, n=6, h=5, seed=3)
+    sums = block_sums(params, settings, X, block_rows=16)
+    assert sums.grad_W1.shape == (5, 6) and sums.grad_b1.shape == (5,)
+    assert block_sums(params, settings, X[:0]).grad_W1.shape == (5, 6)
+    lean = finish_sums(sums, params, settings)
+    monkeypatch.setattr(kernel, "takes_slope_sums", lambda settings: True)
+    full_sums = block_sums(params, settings, X, block_rows=16)
+    assert full_sums.grad_W1.shape == (10, 6)
+    full = finish_sums(full_sums, params, settings)
+    assert lean.terms == full.terms
+    for got, want in zip(lean.grads, full.grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="with and without the sparsity term"):
+        sums + full_sums
+
+
+def test_sums_without_the_slope_half_refuse_a_sparsity_weight():
+    X, params = tiny_problem(m=20, n=6, h=5, seed=4)
+    lean = block_sums(params, make_settings(**{**HYPER, "sparsity_weight": 0.0}), X)
+    with pytest.raises(ValueError, match="sparsity_weight is 3.0"):
+        finish_sums(lean, params, make_settings(**HYPER))

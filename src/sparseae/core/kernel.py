@@ -7,7 +7,8 @@ eq. (11) splits ∇W1 and ∇b1 so that every sum can be taken block by block,
     m ∇W1 = (δ3 W2 ⊙ f')ᵀ X + diag(β s) f'ᵀ X + m λ W1,
 
 at the price of one more product, f'ᵀ X, taken together with the first as one
-product of twice the width.
+product of twice the width.  When β = 0 (no sparsity term, as for top-k codes)
+β s is 0 and that half is never taken (:func:`takes_slope_sums`).
 
 With ``aux_k`` the auxiliary loss for dead units of eq. (15) is summed in the
 same pass and into the same buffers: its error t = W2 (a2 + u) + b2 − x adds
@@ -46,6 +47,7 @@ __all__ = [
     "default_block_rows",
     "n_workers",
     "sum_blocks",
+    "takes_slope_sums",
     "tile_rows",
 ]
 
@@ -91,6 +93,15 @@ class Settings(NamedTuple):
     aux_k: int | None = None
     aux_weight: float = 1 / 32
     dead: np.ndarray | None = None
+
+
+def takes_slope_sums(settings: Settings) -> bool:
+    """Whether the sums include f'ᵀ X and Σ f', the half of eq. (11) times β s.
+
+    Not when β = 0: that half would only ever be multiplied by zero, and
+    leaving it out saves a sixth of the products.
+    """
+    return settings.beta != 0
 
 
 def tile_rows(n_features: int, n_hidden: int) -> int:
@@ -140,21 +151,25 @@ class BlockSums:
         self.Z = ZT[0]  # z3, then x̂, then 1 − x̂
         self.T = ZT[1]  # x̂ − x, then δ3
         self._ones = np.ones(rows, dtype)
+        # Rows of the ∇W1 sums: both halves of eq. (11), or the first alone.
+        self._hidden_rows = 2 * h if takes_slope_sums(settings) else h
         if grad:
             # (rows, 2h): the left half is δ3 W2, the right half f'; one product
-            # with X then gives both sums of eq. (11).
+            # with X then gives both sums of eq. (11) (the left alone when
+            # the right is not taken).
             self.S = np.empty((rows, 2 * h), dtype)
             # Scratch for the products added to a block's sums.  The (n, h)
             # one is used once Z is spent and the (2h, n) one once Z and T
             # are, so when the tile has at least h rows they take Z and T's
             # memory: 3 n h numbers less per thread (docs/performance.md).
             flat = ZT.reshape(-1)
+            hidden_rows = self._hidden_rows
             if rows >= h:
                 self._nh = flat[: n * h].reshape(n, h)
-                self._hn = flat[: 2 * h * n].reshape(2 * h, n)
+                self._hn = flat[: hidden_rows * n].reshape(hidden_rows, n)
             else:
                 self._nh = np.empty((n, h), dtype)
-                self._hn = np.empty((2 * h, n), dtype)
+                self._hn = np.empty((hidden_rows, n), dtype)
         self.aux = settings.aux_k is not None
         dead = settings.dead
         # With no dead unit u = 0 and t = δ3: the term is α times the
@@ -180,8 +195,8 @@ class BlockSums:
         if self.grad:
             self.gW2 = np.empty((n, h), dtype)
             self.gb2 = np.empty(n, dtype)
-            self.gW1 = np.empty((2 * h, n), dtype)
-            self.gb1 = np.empty(2 * h, dtype)
+            self.gW1 = np.empty((self._hidden_rows, n), dtype)
+            self.gb1 = np.empty(self._hidden_rows, dtype)
 
     def fields(self, n_rows: int) -> dict:
         """The block's sums, named as the fields of ``PartialSums``."""
@@ -317,8 +332,9 @@ class BlockSums:
             np.greater(self.U[:rows], 0, out=silent)
             Q *= silent
             error += Q  # + α (t W2) ⊙ 1[a2 + u > 0], eq. (15)
-        self._product(S.T, X, self.gW1, self._hn)  # both products of eq. (11)
-        self._column_sum(self.gb1, S)
+        taken = S[:, : self._hidden_rows]
+        self._product(taken.T, X, self.gW1, self._hn)  # the products of eq. (11)
+        self._column_sum(self.gb1, taken)
 
 
 def _tiles(n_rows: int, largest: int) -> int:

@@ -33,7 +33,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernel import Settings, default_block_rows, n_workers, sum_blocks
+from .kernel import (
+    Settings,
+    default_block_rows,
+    n_workers,
+    sum_blocks,
+    takes_slope_sums,
+)
 from .params import Params
 from .sparsity import sparsity_slope
 
@@ -110,9 +116,11 @@ class PartialSums:
         Σ δ3.
     grad_W1 : ndarray of shape (2 * n_hidden, n_features) or None
         The two bracketed products of eq. (11) stacked: (δ3 W2 ⊙ f')ᵀ X, then
-        f'ᵀ X, which :func:`finish_sums` multiplies by β s.
+        f'ᵀ X, which :func:`finish_sums` multiplies by β s.  Only the first,
+        of shape (n_hidden, n_features), when β = 0
+        (:func:`sparseae.core.kernel.takes_slope_sums`).
     grad_b1 : ndarray of shape (2 * n_hidden,) or None
-        Σ δ3 W2 ⊙ f', then Σ f'.
+        Σ δ3 W2 ⊙ f', then Σ f'; the first alone when β = 0.
     auxiliary : float
         Σ of the per-row auxiliary loss ½‖t‖² of eq. (15), in float64; 0
         without ``aux_k``.  Its gradient is in the four sums above.
@@ -179,15 +187,23 @@ class PartialSums:
         return NotImplemented
 
     @classmethod
-    def empty(cls, n_features: int, n_hidden: int, dtype, grad: bool = True):
-        """Sums over no rows."""
+    def empty(
+        cls,
+        n_features: int,
+        n_hidden: int,
+        dtype,
+        grad: bool = True,
+        slope_sums: bool = True,
+    ):
+        """Sums over no rows; ``slope_sums=False`` leaves out the β s half."""
         grads = {}
         if grad:
+            hidden_rows = 2 * n_hidden if slope_sums else n_hidden
             grads = dict(
                 grad_W2=np.zeros((n_features, n_hidden), dtype),
                 grad_b2=np.zeros(n_features, dtype),
-                grad_W1=np.zeros((2 * n_hidden, n_features), dtype),
-                grad_b1=np.zeros(2 * n_hidden, dtype),
+                grad_W1=np.zeros((hidden_rows, n_features), dtype),
+                grad_b1=np.zeros(hidden_rows, dtype),
             )
         return cls(0, 0.0, np.zeros(n_hidden), **grads)
 
@@ -200,6 +216,12 @@ def _check_compatible(a, b):
             "cannot add partial sums of different problems: n_hidden "
             f"{a.a2_sum.shape[0]} with gradient={a.has_grad} and "
             f"{b.a2_sum.shape[0]} with gradient={b.has_grad}"
+        )
+    if a.has_grad and a.grad_W1.shape != b.grad_W1.shape:
+        raise ValueError(
+            "cannot add partial sums taken with and without the sparsity "
+            f"term's half of eq. (11): grad_W1 of shapes {a.grad_W1.shape} "
+            f"and {b.grad_W1.shape}; take both with the same settings"
         )
 
 
@@ -370,7 +392,7 @@ def block_sums(
         params = params.astype(X.dtype)
     (m, n), h = X.shape, params.n_hidden
     if m == 0:
-        return PartialSums.empty(n, h, X.dtype, grad)
+        return PartialSums.empty(n, h, X.dtype, grad, takes_slope_sums(settings))
     block_rows = resolve_block_rows(block_rows, m, n, h)
     if n_threads is None:
         n_threads = n_workers(m, n, h)
@@ -445,10 +467,16 @@ def finish_sums(
     np.divide(total.grad_b2, m, out=gb2)
     gW1[...] = total.grad_W1[:h]
     gb1[...] = total.grad_b1[:h]
-    # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.
-    s = s.astype(dtype)
-    gW1 += s[:, None] * total.grad_W1[h:]
-    gb1 += s * total.grad_b1[h:]
+    if total.grad_W1.shape[0] == 2 * h:
+        # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.
+        s = s.astype(dtype)
+        gW1 += s[:, None] * total.grad_W1[h:]
+        gb1 += s * total.grad_b1[h:]
+    elif np.any(s != 0):
+        raise ValueError(
+            "these sums leave out the sparsity term's half of eq. (11), taken "
+            f"only when sparsity_weight != 0, but sparsity_weight is {settings.beta}"
+        )
     gW1 /= m  # eq. (10)
     gW1 += lam * W1
     gb1 /= m
