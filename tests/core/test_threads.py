@@ -68,26 +68,59 @@ def test_a_pool_in_another_thread_leaves_the_callers_limits_working(two_blas_thr
     assert not errors
 
 
-def test_overlapping_pools_in_two_threads_close_in_any_order(two_blas_threads):
-    opened, close_first = threading.Event(), threading.Event()
-    done = threading.Event()
+def test_pools_of_two_threads_take_turns(two_blas_threads):
+    # OpenBLAS has one thread count per process and rounds differently with
+    # two threads: had the first pool lifted the limit while the second still
+    # summed, the second's sums would have depended on timing.
+    opened, closed = threading.Event(), threading.Event()
+    limited = []
 
     def second_pool():
         with WorkerPool(1):
             opened.set()
-            close_first.wait(10)
-        done.set()
+            limited.append(available_workers() == 1)
+        closed.set()
 
     with WorkerPool(1):
         thread, errors = in_thread(second_pool)
-        assert opened.wait(10)
-    # The first pool closed while the second is still open; then the second.
-    assert available_workers() >= 2
-    close_first.set()
+        assert not opened.wait(0.5), "a second pool opened while the first was"
+        with WorkerPool(1):  # this thread's own nested pool does not wait
+            pass
+        assert available_workers() == 1
+    assert opened.wait(10) and closed.wait(10)
     thread.join()
-    assert done.is_set() and not errors
+    assert limited == [True] and not errors
+    assert available_workers() >= 2
     with threadpool_limits(limits=1, user_api="blas"):
         assert available_workers() == 1
+
+
+def test_sums_in_concurrent_threads_are_those_of_one_thread():
+    # Blocks of 500 rows: large enough for OpenBLAS to thread, and round
+    # differently, when the limit is not held (2 of 40 runs differed before
+    # pools took turns).
+    from sparseae import Params
+    from sparseae.core.objective import make_settings
+    from sparseae.core.partial_sums import block_sums
+
+    rng = np.random.default_rng(0)
+    X, params = rng.uniform(size=(3001, 64)), Params.initialize(64, 16, rng=rng)
+    settings = make_settings(
+        sparsity_target=0.1, sparsity_weight=3.0, weight_decay=1e-4
+    )
+    reference = block_sums(params, settings, X, block_rows=500, n_threads=1)
+    results = []
+
+    def repeat():
+        for _ in range(20):
+            sums = block_sums(params, settings, X, block_rows=500, n_threads=1)
+            results.append(np.array_equal(sums.grad_W1, reference.grad_W1))
+
+    threads = [in_thread(repeat) for _ in range(2)]
+    for thread, errors in threads:
+        thread.join()
+        assert not errors
+    assert results == [True] * 40
 
 
 def test_blocks_run_on_every_thread_and_each_block_once():

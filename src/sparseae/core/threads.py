@@ -6,8 +6,17 @@ releases it too.  So instead of letting the BLAS spread each product over the
 cores while the element-wise work runs on one, each core takes whole row
 blocks in its own thread, with the BLAS limited to one thread for as long as
 those threads run.  The number of threads is the number the BLAS may use now,
-so a caller's ``threadpoolctl.threadpool_limits`` is honoured: under a limit of
-one, everything runs in the calling thread.
+so a caller's ``threadpool_limits`` is honoured: under a limit of one,
+everything runs in the calling thread.
+
+Pools of different threads of one process (Dask's threaded scheduler, a
+thread-based cluster, a user's own threads) open one at a time.  OpenBLAS has
+one thread count for the whole process, and its products round differently
+with two threads than with one, so a limit lifted as one pool closes would
+change, in the last bits, the sums of another pool still running: the
+results would depend on timing.  Since a pool already uses every core the
+BLAS may use, taking turns costs little; what it costs a thread-based Dask
+cluster is in ``docs/distributed.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from __future__ import annotations
 import contextvars
 import os
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -30,15 +40,18 @@ _controller: ThreadpoolController | None = None
 # forked child gets a new pool, since the parent's threads are not in it.
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = -1
-# One pool at a time holds the BLAS limit: the first to open sets it and the
-# same thread lifts it when that pool closes.  Pools opened meanwhile in other
-# threads leave the limit alone.  Setting and lifting in one thread matters:
-# threadpoolctl 3.8 lets only the thread that set OpenBLAS's limit change it
-# again until that thread's limiter is exited, and a limit lifted from another
-# thread would leave every later threadpool_limits of the program ignored.
-# And one limiter at a time means no restore can bring back another's limit.
+# The outermost pool of the thread whose turn it is holds the BLAS limit: it
+# sets it on opening and lifts it, in the same thread, on closing.  Setting and
+# lifting in one thread matters: threadpoolctl 3.8 lets only the thread that
+# set OpenBLAS's limit change it again until that thread's limiter is exited,
+# and a limit lifted from another thread would leave every later
+# threadpool_limits of the program ignored.
 _lock = threading.Lock()
 _holder: threading.Thread | None = None
+# Held by a thread from opening its (outermost) pool to closing it: pools of
+# other threads wait (see the module's docstring).  Re-entrant, so a pool
+# opened inside another in the same thread neither waits nor lifts the limit.
+_turn = threading.RLock()
 
 
 def _blas() -> ThreadpoolController:
@@ -86,30 +99,51 @@ def _shared_executor() -> ThreadPoolExecutor:
 
 
 def _hold_limit():
-    """The BLAS limited to one thread, or None when another pool holds it."""
+    """Wait for this thread's turn, then limit the BLAS to one thread.
+
+    Returns the limiter, or None inside another pool of this thread (which
+    holds the limit already).
+    """
     global _holder
-    with _lock:
-        # A forked child's copy of the holder is not alive there.
-        if _holder is not None and _holder.is_alive():
-            return None
-        _holder = threading.current_thread()
+    _turn.acquire()
     try:
-        limiter = _blas().limit(limits=1)
-        limiter.__enter__()
-    except BaseException:
         with _lock:
-            _holder = None
+            # A forked child's copy of the holder is not alive there.
+            if _holder is not None and _holder.is_alive():
+                return None
+            _holder = threading.current_thread()
+        try:
+            limiter = _blas().limit(limits=1)
+            limiter.__enter__()
+        except BaseException:
+            with _lock:
+                _holder = None
+            raise
+        if max((lib.num_threads for lib in _blas().lib_controllers), default=1) > 1:
+            warnings.warn(
+                "sparseae could not limit the BLAS to one thread: another thread "
+                "set OpenBLAS's thread count with threadpoolctl and holds it "
+                "(threadpoolctl 3.8 lets only that thread change it), so these "
+                "sums may differ in the last bits from those of a run without "
+                "it; set the limit to 1 there, or run sparseae in that thread",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        return limiter
+    except BaseException:
+        _turn.release()
         raise
-    return limiter
 
 
 def _release_limit(limiter) -> None:
     global _holder
-    if limiter is None:
-        return
-    limiter.__exit__(None, None, None)
-    with _lock:
-        _holder = None
+    try:
+        if limiter is not None:
+            limiter.__exit__(None, None, None)
+            with _lock:
+                _holder = None
+    finally:
+        _turn.release()
 
 
 class WorkerPool:
@@ -119,9 +153,8 @@ class WorkerPool:
     ----------
     n_workers : int
         Number of threads; 1 runs everything in the calling thread.  Either
-        way the BLAS is limited to one thread while the pool is open, or,
-        when a pool of another thread holds that limit already, for as long
-        as that pool stays open.
+        way the BLAS is limited to one thread while the pool is open.  A pool
+        opening while another thread's pool is open waits for it to close.
 
     Examples
     --------

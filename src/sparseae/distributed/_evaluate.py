@@ -16,12 +16,14 @@ the client, so the scheduler can compute a lost worker's chunks again.
 
 from __future__ import annotations
 
+import hashlib
 import operator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dask
 import dask.array as da
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..core.params import Params
 from ..core.partial_sums import PartialSums, block_sums, finish_sums
@@ -84,6 +86,17 @@ def chunk_sums(theta, X, settings, n_hidden, block_rows, grad) -> PartialSums:
     )
 
 
+def _block_digests(X, block_rows) -> list[bytes]:
+    """A digest of each block of ``block_rows`` rows of one chunk, on a worker."""
+    X = np.asarray(X)
+    return [
+        hashlib.blake2b(
+            np.ascontiguousarray(X[start : start + block_rows]).data, digest_size=16
+        ).digest()
+        for start in range(0, X.shape[0], block_rows)
+    ]
+
+
 def batch_sums(theta, X, rows, settings, n_hidden, grad) -> PartialSums:
     """The sums of the rows ``rows`` (indices into this chunk) of one chunk."""
     X = np.asarray(X)
@@ -114,6 +127,8 @@ class ClusterData:
     block_rows: int
     n_hidden: int
     client: object = None
+    # :meth:`fingerprint` of the rows, once the estimator has taken it.
+    content: str = field(default="", init=False)
 
     def __post_init__(self):
         self.starts = np.concatenate([[0], np.cumsum(self.X.chunks[0])])
@@ -137,6 +152,33 @@ class ClusterData:
         """The data's floating type."""
         return self.X.dtype
 
+    def block_digests(self):
+        """A delayed list of each chunk's list of its blocks' digests, in order.
+
+        Blocks of ``block_rows`` rows never straddle two chunks (:func:`align`),
+        so the digests, and :meth:`fingerprint` of them, are the same however
+        the rows are chunked.
+        """
+        chunks = self.X.to_delayed().ravel()
+        digest = dask.delayed(_block_digests, pure=True)
+        return dask.delayed(list)([digest(chunk, self.block_rows) for chunk in chunks])
+
+    def fingerprint(self, digests) -> str:
+        """The rows' shape, type and bytes as one digest, from the block digests."""
+        total = hashlib.blake2b(
+            f"blocks of {self.block_rows} rows:{self.shape}:{self.dtype.str}".encode(),
+            digest_size=16,
+        )
+        for chunk in digests:
+            for block in chunk:
+                total.update(block)
+        return "dask-rows:" + total.hexdigest()
+
+    def largest_magnitude(self) -> float:
+        """The largest |x| of the rows, for messages about data too large."""
+        (largest,) = self.compute(abs(self.X).max())
+        return float(largest)
+
     def compute(self, *collections):
         """Compute dask collections here or on the cluster."""
         if self.client is None:
@@ -145,6 +187,15 @@ class ClusterData:
 
     def _map(self, function, theta, arguments_per_chunk):
         """``function(θ, chunk, *arguments)`` on each chunk, added by the tree."""
+        # On dask's local scheduler or a cluster of threads the chunks are
+        # summed in threads of this process, where OpenBLAS has one thread
+        # count, held by whichever thread set it: during a fit, this one (the
+        # solver sets it around every evaluation).  So it is set to one here,
+        # as every chunk's pool would set it in a process of its own.
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._map_limited(function, theta, arguments_per_chunk)
+
+    def _map_limited(self, function, theta, arguments_per_chunk):
         # Every chunk casts θ to the data's type, so casting it here first
         # gives the same bits and sends half as much for float32 data.
         theta = np.asarray(theta).astype(self.dtype, copy=False)
