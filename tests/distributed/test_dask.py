@@ -97,6 +97,23 @@ def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dt
         assert_same_model(again.fit(zarr_data(X, 256)), models["memory"])
 
 
+def test_blocks_large_enough_for_a_threaded_blas_stay_bit_identical(client):
+    # Blocks of 500 rows × 64 columns: OpenBLAS threads their products, and
+    # rounds them differently, unless the limit to one thread holds while the
+    # sums of every chunk run.  The cluster here runs its two workers as
+    # threads of this process, as dask's local scheduler does.
+    X = np.random.default_rng(0).uniform(size=(3001, 64))
+    hyper = dict(HYPER, n_components=16, max_iter=10, block_rows=500, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        want = SparseAutoencoder(**hyper).fit(X)
+        for where in (client, None):
+            got = DaskSparseAutoencoder(**hyper, client=where).fit(
+                da.from_array(X, chunks=(1000, 64))
+            )
+            assert_same_model(got, want)
+
+
 def tied_decoder(model):
     np.testing.assert_array_equal(model.decoder_weights_, model.components_.T)
 
@@ -152,6 +169,28 @@ def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
     assert_same_model(model, whole)
 
 
+def test_resume_knows_the_data_by_their_rows_not_their_chunks(client, zarr_data):
+    X = data()
+    hyper = dict(
+        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, client=client
+    )
+    stop = dict(callback=lambda model, progress: progress.iteration == 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = DaskSparseAutoencoder(**hyper).fit(zarr_data(X, 97))
+        model = DaskSparseAutoencoder(**hyper).fit(zarr_data(X, 97), **stop)
+        # The same rows from a store chunked otherwise: the same data.
+        model.resume_fit(da.from_array(X, chunks=(300, 6)))
+        assert_same_model(model, whole)
+        model = DaskSparseAutoencoder(**hyper).fit(zarr_data(X, 97), **stop)
+        changed = X.copy()
+        changed[650, 3] += 0.01
+        with pytest.raises(ValueError, match="not the data .* rows' digest differs"):
+            model.resume_fit(zarr_data(changed, 97))
+        with pytest.raises(ValueError, match="not the data"):
+            model.resume_fit(zarr_data(X[::-1].copy(), 97))
+
+
 def test_minibatch_step_is_data_parallel(client, zarr_data):
     X = data(m=600)
     hyper = dict(
@@ -188,6 +227,44 @@ def test_transform_is_lazy_and_chunked_as_the_rows(client, zarr_data, tmp_path):
     loaded = load(model.save(tmp_path / "model.safetensors"))
     assert type(loaded) is SparseAutoencoder
     np.testing.assert_array_equal(loaded.components_, model.components_)
+
+
+def test_decoding_and_scoring_run_where_the_rows_lie(client, zarr_data):
+    X = data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(
+            **HYPER, n_components=5, max_iter=5, random_state=0, client=client
+        ).fit(zarr_data(X))
+    local = model.to_local()
+    decoded = model.inverse_transform(model.transform(zarr_data(X)))
+    assert isinstance(decoded, da.Array)
+    assert decoded.chunks == (zarr_data(X).chunks[0], (12,))
+    np.testing.assert_allclose(
+        client.compute(decoded, sync=True),
+        local.inverse_transform(local.transform(X)),
+        rtol=1e-13,
+    )
+    assert model.score(zarr_data(X)) == pytest.approx(local.score(X), rel=1e-12)
+    with pytest.raises(ValueError, match=r"n_components=5\), got \(700, 12\)"):
+        model.inverse_transform(zarr_data(X))
+
+
+def test_an_unfitted_model_and_a_bad_client_are_named(client, zarr_data):
+    from sklearn.exceptions import NotFittedError
+
+    X = zarr_data(data())
+    for method in ("transform", "inverse_transform", "score"):
+        with pytest.raises(NotFittedError):
+            getattr(DaskSparseAutoencoder(5), method)(X)
+    with pytest.raises(NotFittedError):
+        DaskSparseAutoencoder(5).to_local()
+    with pytest.raises(
+        TypeError,
+        match=r"client must be a distributed\.Client .*"
+        r"got 'tcp://nowhere:1'.*Client\('tcp://nowhere:1'\)",
+    ):
+        DaskSparseAutoencoder(5, client="tcp://nowhere:1").fit(X)
 
 
 def test_the_in_memory_estimator_refuses_dask_arrays(zarr_data):

@@ -5,8 +5,10 @@ from __future__ import annotations
 import inspect
 import warnings
 
+import dask
 import dask.array as da
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ..core.partial_sums import finish_sums, resolve_block_rows
 from ..models._validation import check_target_range
@@ -108,7 +110,33 @@ n_iter_, loss_curve_, history_, n_features_in_
         self.client = client
 
     def _client(self):
-        return self.client if self.client is not None else default_client()
+        """``client`` checked, or the current one (None: dask's local scheduler)."""
+        if self.client is None:
+            return default_client()
+        from distributed import Client
+
+        if not isinstance(self.client, Client):
+            hint = ""
+            if isinstance(self.client, str):
+                hint = f"; connect first with distributed.Client({self.client!r})"
+            raise TypeError(
+                "client must be a distributed.Client or None (the current client, "
+                f"or dask's local scheduler), got {self.client!r} of type "
+                f"{type(self.client).__name__}{hint}"
+            )
+        if self.client.status in ("closing", "closed"):
+            raise ValueError(
+                f"client is {self.client.status}: {self.client!r}; pass an open "
+                "distributed.Client, or None for the current one"
+            )
+        return self.client
+
+    def _compute(self, *collections):
+        """Compute dask collections with the estimator's client."""
+        client = self._client()
+        if client is None:
+            return dask.compute(*collections)
+        return client.compute(list(collections), sync=True)
 
     def _prepare(self, X, *, reset: bool) -> ClusterData:
         """Align, place and check a dask array once for a whole fit."""
@@ -134,12 +162,18 @@ n_iter_, loss_curve_, history_, n_features_in_
         data = ClusterData(
             align(X, block_rows), block_rows, self.n_components, self._client()
         )
-        low, high, total = data.compute(data.X.min(), data.X.max(), data.X.sum())
-        if not np.isfinite(total):
-            (bad,) = data.compute((~da.isfinite(data.X)).sum())
+        low, high, n_bad, digests = data.compute(
+            data.X.min(),
+            data.X.max(),
+            (~da.isfinite(data.X)).sum(),
+            data.block_digests(),
+        )
+        # One pass for the checks and the digest that resume_fit compares.
+        data.content = data.fingerprint(digests)
+        if n_bad:
             raise ValueError(
-                f"X contains {int(bad)} non-finite values; the autoencoder needs "
-                "finite numbers: impute or drop them"
+                f"X contains {int(n_bad)} non-finite values; the autoencoder "
+                "needs finite numbers: impute or drop them"
             )
         check_target_range(
             np.array([[low, high]]),
@@ -151,7 +185,16 @@ n_iter_, loss_curve_, history_, n_features_in_
 
     @staticmethod
     def _fingerprint(data: ClusterData) -> str:
-        return f"dask:{data.X.name}:{data.shape}:{data.dtype.str}"
+        # The rows' content, block by block: the same data chunked otherwise,
+        # or read from another source, are the same data.
+        return data.content
+
+    @staticmethod
+    def _same_data(fingerprint: str, data: ClusterData) -> bool:
+        if fingerprint.startswith("dask:"):
+            # Checkpoints of earlier versions named the dask array's graph.
+            return fingerprint == f"dask:{data.X.name}:{data.shape}:{data.dtype.str}"
+        return fingerprint == data.content
 
     def _base_evaluator(self):
         """The objective on the cluster (the data are the ones of ``fit``)."""
@@ -233,10 +276,11 @@ n_iter_, loss_curve_, history_, n_features_in_
             )
         self._data = data = self._prepare(X, reset=False)
         try:
-            if state.fingerprint != self._fingerprint(data):
+            if not self._same_data(state.fingerprint or "", data):
                 raise ValueError(
                     f"X of shape {X.shape} is not the data the interrupted fit was "
-                    "using; resume with the same dask array"
+                    "using (its rows' digest differs); resume with the same rows in "
+                    f"the same order and the same block_rows={data.block_rows}"
                 )
             settings = self._settings()
             if isinstance(state, LbfgsRun):
@@ -318,15 +362,75 @@ n_iter_, loss_curve_, history_, n_features_in_
         if not _is_dask(X):
             return super().transform(X)
         local = self.to_local()
-        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X must have shape (n_samples, {self.n_features_in_}), got {X.shape}"
-            )
+        self._check_width(X, self.n_features_in_, "n_features_in_")
         return X.rechunk({1: -1}).map_blocks(
             local.transform,
             chunks=(X.chunks[0], (self.n_components,)),
             dtype=self.components_.dtype,
         )
+
+    def inverse_transform(self, X):
+        """Decode hidden activations; lazily, chunk by chunk, for a dask array.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_components)
+            Hidden activations, as from :meth:`transform`.
+
+        Returns
+        -------
+        dask.array.Array or ndarray of shape (n_samples, n_features_in_)
+            For a dask array, a dask array with chunks ``(X.chunks[0],
+            (n_features_in_,))``, computed when asked.
+        """
+        if not _is_dask(X):
+            return super().inverse_transform(X)
+        local = self.to_local()
+        self._check_width(X, self.n_components, "n_components")
+        return X.rechunk({1: -1}).map_blocks(
+            local.inverse_transform,
+            chunks=(X.chunks[0], (self.n_features_in_,)),
+            dtype=self.components_.dtype,
+        )
+
+    def score(self, X, y=None):
+        """Negative mean squared reconstruction error per sample, on the cluster.
+
+        Parameters
+        ----------
+        X : dask.array.Array or array-like of shape (n_samples, n_features)
+            Data to reconstruct.
+        y : Ignored
+            Not used, present for API consistency.
+
+        Returns
+        -------
+        float
+            As :meth:`SparseAutoencoder.score`; for a dask array each chunk's
+            error is summed where it lies and only the sums come back.
+        """
+        if not _is_dask(X):
+            return super().score(X, y)
+        local = self.to_local()
+        self._check_width(X, self.n_features_in_, "n_features_in_")
+        if X.shape[0] < 1:
+            raise ValueError(f"X must have at least one row, got shape {X.shape}")
+        rows = X.rechunk({1: -1})
+        errors = rows.map_blocks(
+            _chunk_error,
+            local,
+            chunks=((1,) * rows.numblocks[0], (1,)),
+            dtype=np.float64,
+        )
+        (total,) = self._compute(errors.sum())
+        return -float(total) / X.shape[0]
+
+    @staticmethod
+    def _check_width(X, width, name):
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ValueError(
+                f"X must have shape (n_samples, {name}={width}), got {X.shape}"
+            )
 
     def to_local(self) -> SparseAutoencoder:
         """The same model as a plain :class:`~sparseae.SparseAutoencoder`.
@@ -337,6 +441,7 @@ n_iter_, loss_curve_, history_, n_features_in_
             With this model's parameters and fitted attributes (not its
             training state, which belongs to the cluster's data).
         """
+        check_is_fitted(self)
         params = {k: v for k, v in self.get_params().items() if k != "client"}
         local = SparseAutoencoder(**params)
         for name, value in vars(self).items():
@@ -394,6 +499,11 @@ n_iter_, loss_curve_, history_, n_features_in_
         state = super().__getstate__()
         state.pop("_data", None)
         return state
+
+
+def _chunk_error(X, model) -> np.ndarray:
+    """Σ ½‖x̂ − x‖² over the rows of one chunk, as a (1, 1) array."""
+    return np.array([[-model.score(X) * X.shape[0]]])
 
 
 def _with_client_parameter():
