@@ -120,6 +120,22 @@ def test_plot_loss_curve(tmp_path):
     assert os.listdir(tmp_path) == ["loss.png"]
 
 
+def test_the_loss_curve_counts_iterations_from_one(tmp_path, monkeypatch):
+    # As history.csv does: the first entry is recorded after iteration 1.
+    from matplotlib.axes import Axes
+
+    seen = []
+    plot = Axes.plot
+
+    def record(self, x, *args, **kwargs):
+        seen.append(np.asarray(x))
+        return plot(self, x, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "plot", record)
+    plot_loss_curve(tmp_path / "loss.png", {"loss": np.geomspace(1, 0.1, 5)})
+    assert [list(x) for x in seen] == [[1, 2, 3, 4, 5]]
+
+
 @pytest.mark.parametrize(
     ("history", "match"),
     [

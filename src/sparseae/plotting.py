@@ -197,8 +197,11 @@ def plot_loss_curve(path, history, *, title=None):
     axes = figure.add_subplot()
     for name, values in curves.items():
         # Non-positive points are masked so the rest of the curve still shows.
+        # Entry i is recorded after iteration i + 1, as in history.csv.
         axes.plot(
-            np.arange(len(values)), np.where(values > 0, values, np.nan), label=name
+            np.arange(1, len(values) + 1),
+            np.where(values > 0, values, np.nan),
+            label=name,
         )
     axes.set_yscale("log")
     axes.set_xlabel("iteration")

@@ -110,6 +110,17 @@ def test_invalid_combinations_name_the_parameter(X, params, message):
         SparseAutoencoder(5, **params).fit(X)
 
 
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_a_k_that_the_units_do_not_use_is_warned_about(X, activation):
+    params = dict(hidden_activation=activation, k=3, max_iter=2)
+    if activation == "relu":
+        params["penalty"] = "l1"
+    with pytest.warns(
+        UserWarning, match=rf"k=3 is not used.*got hidden_activation='{activation}'"
+    ):
+        SparseAutoencoder(5, **params).fit(X)
+
+
 def test_saved_files_record_the_unit(X, tmp_path):
     model = SparseAutoencoder(
         6,

@@ -322,7 +322,7 @@ STACK_EDITS = {
     ),
     "bool-param": (
         lambda d, a: d["params"].update(tol=False),
-        "has invalid params: The 'tol' parameter .* not a bool",
+        "has invalid params: The 'tol' parameter .* Got False instead",
     ),
     "nan": (
         lambda d, a: a["weights.0"].__setitem__((0, 0), np.nan),

@@ -203,7 +203,7 @@ EDITS = {
     "bool-for-int": (lambda c, a: c.update(n_iter=True), "n_iter=True"),
     "bool-param": (
         lambda c, a: c["params"].update(weight_decay=False),
-        "has invalid params: The 'weight_decay' parameter .* not a bool. Got False",
+        r"has invalid params: The 'weight_decay' parameter .* \[0.0, inf\)\. Got False",
     ),
     "missing-param": (
         lambda c, a: c["params"].pop("sparsity_target"),

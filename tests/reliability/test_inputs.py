@@ -323,7 +323,7 @@ def test_other_estimators_refuse_booleans_for_numbers(X, estimator, name):
         model.fit(X, np.arange(20) % 2)
     message = str(error.value)
     assert f"The '{name}' parameter of {estimator.__name__} must be" in message
-    assert "not a bool. Got True instead." in message
+    assert message.endswith("Got True instead.")
 
 
 def test_parameters_that_only_fail_together(X):

@@ -18,9 +18,19 @@ iteration to the next (measured on the digits), while its loss only falls.
 from __future__ import annotations
 
 import functools
+import os
 import sys
+import warnings
 
-__all__ = ["STILL_FALLING", "WINDOW", "reports_progress", "still_falling"]
+import sklearn
+
+__all__ = [
+    "STILL_FALLING",
+    "WINDOW",
+    "reports_progress",
+    "still_falling",
+    "warn_caller",
+]
 
 STILL_FALLING = 1e-3
 WINDOW = 10
@@ -36,7 +46,7 @@ def still_falling(loss_curve) -> str | None:
     Examples
     --------
     >>> still_falling([2.0, 1.5, 1.2, 1.0])
-    'the loss fell 100.00% in the last 3 iterations'
+    'the loss fell 50.00% in the last 3 iterations'
     >>> still_falling([1.0] * 5 + [0.9999] * 10) is None
     True
     """
@@ -44,7 +54,9 @@ def still_falling(loss_curve) -> str | None:
     if window < 1:
         return "one iteration is too few to tell whether the loss had flattened out"
     before, last = loss_curve[-1 - window], loss_curve[-1]
-    fall = (before - last) / max(abs(last), 1e-300)
+    # Relative to where the window began, so a fall is at most 100% (a loss
+    # that went up is a fall below zero, and not reported).
+    fall = (before - last) / max(abs(before), 1e-300)
     if fall <= STILL_FALLING:
         return None
     return f"the loss fell {fall:.2%} in the last {window} iterations"
@@ -131,3 +143,23 @@ def reports_progress(method):
             verbose.close()
 
     return wrapper
+
+
+# Frames of these folders are skipped to find the user's line: sparseae's own
+# and scikit-learn's (whose fit wrappers stand between the user and fit).
+_INTERNAL = (
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep,
+    os.path.dirname(os.path.abspath(sklearn.__file__)) + os.sep,
+)
+
+
+def warn_caller(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first line outside sparseae and scikit-learn.
+
+    A fixed ``stacklevel`` points at the right line for one call path only
+    (``fit``, ``partial_fit``, the Dask estimator's ``fit`` differ in depth).
+    """
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

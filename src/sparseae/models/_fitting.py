@@ -10,8 +10,6 @@ knowing.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -35,7 +33,7 @@ from ..training.minibatch import (
     train_minibatch,
 )
 from ..training.state import LbfgsRun
-from ._feedback import still_falling
+from ._feedback import still_falling, warn_caller
 
 __all__ = ["TrainingMixin"]
 
@@ -82,7 +80,7 @@ class TrainingMixin:
             except NonFiniteLossError as error:
                 raise NonFiniteLossError(
                     f"L-BFGS cannot start: {error}; X has values up to "
-                    f"{float(np.abs(X).max()):.3g} in {X.dtype.name}, too large "
+                    f"{_largest_magnitude(X):.3g} in {X.dtype.name}, too large "
                     "for the objective's squares and sums: scale the data (e.g. "
                     "StandardScaler)"
                 ) from None
@@ -112,7 +110,7 @@ class TrainingMixin:
             fall = still_falling(self.loss_curve_)
             problem = fall and f"{problem} ({fall})"
         if problem:
-            warnings.warn(problem, ConvergenceWarning, stacklevel=5)
+            warn_caller(problem, ConvergenceWarning)
 
     def _train_minibatch(self, X, settings, callback=None, *, fitting: bool) -> None:
         """Train by minibatches from the current weights and training state.
@@ -193,22 +191,20 @@ class TrainingMixin:
             # as it was, so that resume_fit goes on bit for bit.
             normalize_decoder_(params)
         if end == "diverged":
-            warnings.warn(
+            warn_caller(
                 f"{self.solver} diverged: the mean loss of epoch {self.n_iter_}, "
                 f"{self.loss_curve_[-1]:.4g}, is over {DIVERGENCE_FACTOR} times the "
                 f"{state.start_loss:.4g} of the first step, so training stopped "
                 f"there; lower learning_rate (got {rate!r})",
                 ConvergenceWarning,
-                stacklevel=5,
             )
         fall = still_falling(self.loss_curve_)
         if fitting and end == "budget" and fall is not None:
-            warnings.warn(
+            warn_caller(
                 f"{self.solver} reached max_iter={self.max_iter} epochs before "
                 f"converging ({fall.replace('iterations', 'epochs')}); increase "
                 "max_iter or tol",
                 ConvergenceWarning,
-                stacklevel=5,
             )
 
     def _generator(self) -> np.random.Generator:
@@ -234,3 +230,14 @@ class TrainingMixin:
         if self.solver == "sgd":
             return make_optimizer("sgd", learning_rate=rate, momentum=self.momentum)
         return make_optimizer("adam", learning_rate=rate)
+
+
+def _largest_magnitude(X) -> float:
+    """The largest |x| of training data: array, CSR matrix, file chunks, cluster."""
+    if hasattr(X, "largest_magnitude"):  # the Dask estimator's data
+        return float(X.largest_magnitude())
+    if hasattr(X, "toarray"):
+        return float(abs(X).max())
+    if isinstance(X, np.ndarray):
+        return float(np.abs(X).max())
+    return max((float(np.abs(chunk).max()) for chunk in X), default=0.0)

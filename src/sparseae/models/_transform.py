@@ -52,7 +52,9 @@ class AutoencoderTransformMixin(TransformerMixin):
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        # From the fitted weights, so that get_feature_names_out of an
+        # unfitted model raises NotFittedError, as scikit-learn's do.
+        return self.components_.shape[0]
 
     def _encode(self, X) -> np.ndarray:
         """Hidden activations of checked ``X``; NaN from overflow is refused."""

@@ -44,15 +44,15 @@ class NumberInterval(Interval):
     >>> weight.is_satisfied_by(0.5), weight.is_satisfied_by(False)
     (True, False)
     >>> str(weight)
-    'a float in the range [0.0, inf), not a bool'
+    'a float in the range [0.0, inf)'
+
+    Its description is scikit-learn's: "not a bool" in it would read, for a
+    valid number that is merely out of range, as if the value were a bool.
     """
 
     def is_satisfied_by(self, val):
         """Whether ``val`` is a number (not a bool) in the interval."""
         return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
-
-    def __str__(self):
-        return f"{super().__str__()}, not a bool"
 
 
 def check_real(X, name: str = "X") -> None:

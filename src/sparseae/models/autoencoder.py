@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -396,6 +397,15 @@ class SparseAutoencoder(
             raise ValueError(
                 "hidden_activation='topk' needs k, the units kept per sample, in "
                 f"[1, n_components={self.n_components}], got k={k!r}"
+            )
+        if activation != "topk" and k is not None:
+            # As scikit-learn's LogisticRegression does for an l1_ratio its
+            # penalty ignores: a k given here was most likely meant to matter.
+            warnings.warn(
+                f"k={k} is not used: it applies only to hidden_activation='topk', "
+                f"got hidden_activation={activation!r}; leave k=None",
+                UserWarning,
+                stacklevel=3,
             )
         if self.tied_weights and self.unit_norm_decoder:
             raise ValueError(
