@@ -15,16 +15,14 @@ import functools
 import math
 import platform
 import time
-from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
-from ..io.atomic import write_bytes_atomically
 from ..metrics import summarize
 from .images import ImageLayout, diverging, grey, grid, histogram_bars, png_data_uri
 
-__all__ = ["build_report", "model_html", "write_report"]
+__all__ = ["build_report", "model_html"]
 
 # Size of a unit card's activation histogram, in SVG units.
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 160, 44
@@ -122,6 +120,11 @@ def build_report(
     >>> html.startswith("<!DOCTYPE html>"), html.count('class="card')
     (True, 4)
     """
+    if _is_stacked(model):
+        raise TypeError(
+            f"build_report takes a SparseAutoencoder, got a {type(model).__name__}; "
+            "use build_stacked_report (or write_report) for a stacked model"
+        )
     started = time.perf_counter()
     for name, value, low in (
         ("top_k", top_k, 1),
@@ -148,35 +151,8 @@ def build_report(
 
     filter_images = _unit_filters(model.components_, layout)
     top_images = _top_inputs(X, summary["top_inputs"]["indices"], layout, low, high)
-    dead = set(summary["dead_units"]["indices"])
-    saturated = set(summary["saturated_units"]["indices"])
-    cards = []
-    for j in range(int(model.n_components)):
-        rows = summary["top_inputs"]["indices"][j][:top_k]
-        values = summary["top_inputs"]["activations"][j][:top_k]
-        cards.append(
-            {
-                "index": j,
-                "rho_hat": summary["rho_hat"][j],
-                "active_fraction": summary["active_fraction"][j],
-                "kl": summary["kl"][j],
-                "dead": j in dead,
-                "saturated": j in saturated,
-                "filter": filter_images[j],
-                "top": top_images[j],
-                "top_inputs": list(zip(rows, values, strict=True)),
-                "bars": histogram_bars(
-                    summary["histograms"]["counts"][j],
-                    width=HISTOGRAM_WIDTH,
-                    height=HISTOGRAM_HEIGHT,
-                ),
-                "rho_hat_x": _histogram_x(summary["rho_hat"][j]),
-            }
-        )
-    pages = [
-        cards[start : start + units_per_page]
-        for start in range(0, len(cards), units_per_page)
-    ]
+    cards = _cards(summary, filter_images, top_images, top_k)
+    pages = _pages(cards, units_per_page)
 
     from .figures import curves_figure, rho_hat_figure
 
@@ -213,29 +189,6 @@ def build_report(
     return _environment().get_template("report.html.j2").render(context)
 
 
-def write_report(path, model, X, **kwargs) -> Path:
-    """Write :func:`build_report` of ``model`` on ``X`` to ``path``, atomically.
-
-    Parameters
-    ----------
-    path : str or path-like
-        Destination, conventionally ``report.html``; its folder must exist.
-    model : SparseAutoencoder
-        Fitted.
-    X : array-like of shape (n_samples, n_features)
-        Data to measure the units on.
-    **kwargs
-        Passed to :func:`build_report`.
-
-    Returns
-    -------
-    pathlib.Path
-        ``path``.
-    """
-    html = build_report(model, X, **kwargs)
-    return write_bytes_atomically(path, html.encode("utf-8"))
-
-
 def model_html(model, *, image_shape=None) -> str:
     """A fitted model's settings, training summary and filters, as HTML.
 
@@ -265,6 +218,11 @@ def model_html(model, *, image_shape=None) -> str:
     return _environment().get_template("model.html.j2").render(context)
 
 
+def _is_stacked(model) -> bool:
+    """Whether ``model`` is a StackedAutoencoder, without importing scikit-learn."""
+    return hasattr(model, "autoencoders_")
+
+
 def _covers(summary, top_k, bins) -> bool:
     """Whether a given summary has the top inputs and histograms asked for."""
     if summary is None or "top_inputs" not in summary or "histograms" not in summary:
@@ -274,6 +232,43 @@ def _covers(summary, top_k, bins) -> bool:
         kept >= min(top_k, summary["n_samples"])
         and len(summary["histograms"]["counts"][0]) == bins
     )
+
+
+def _cards(summary, filter_images, top_images, top_k) -> list[dict]:
+    """What each unit's card shows, from the summary and the unit's pictures."""
+    dead = set(summary["dead_units"]["indices"])
+    saturated = set(summary["saturated_units"]["indices"])
+    cards = []
+    for j in range(int(summary["n_components"])):
+        rows = summary["top_inputs"]["indices"][j][:top_k]
+        values = summary["top_inputs"]["activations"][j][:top_k]
+        cards.append(
+            {
+                "index": j,
+                "rho_hat": summary["rho_hat"][j],
+                "active_fraction": summary["active_fraction"][j],
+                "kl": summary["kl"][j],
+                "dead": j in dead,
+                "saturated": j in saturated,
+                "filter": filter_images[j],
+                "top": top_images[j],
+                "top_inputs": list(zip(rows, values, strict=True)),
+                "bars": histogram_bars(
+                    summary["histograms"]["counts"][j],
+                    width=HISTOGRAM_WIDTH,
+                    height=HISTOGRAM_HEIGHT,
+                ),
+                "rho_hat_x": _histogram_x(summary["rho_hat"][j]),
+            }
+        )
+    return cards
+
+
+def _pages(cards, units_per_page) -> list[list[dict]]:
+    return [
+        cards[start : start + units_per_page]
+        for start in range(0, len(cards), units_per_page)
+    ]
 
 
 def _params(model) -> dict:

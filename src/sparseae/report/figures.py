@@ -12,7 +12,7 @@ import io
 
 import numpy as np
 
-__all__ = ["OBJECTIVE_TERMS", "curves_figure", "rho_hat_figure"]
+__all__ = ["OBJECTIVE_TERMS", "curves_figure", "layer_curves_figure", "rho_hat_figure"]
 
 # The history's objective terms, drawn together on a log scale.
 OBJECTIVE_TERMS = ("loss", "reconstruction", "weight_decay", "sparsity")
@@ -73,6 +73,53 @@ def curves_figure(history, sparsity_target) -> str | None:
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_title("mean activation")
     right.legend(fontsize="small")
+    return _data_uri(figure)
+
+
+def layer_curves_figure(histories, sparsity_target) -> str | None:
+    """Each pretrained layer's objective and mean activation, as a PNG URI.
+
+    Parameters
+    ----------
+    histories : sequence of mapping of str to sequence of float
+        The ``history_`` of each autoencoder of a stack, from the input up.
+    sparsity_target : float
+        ρ of every layer, drawn as a line beside the mean activations.
+
+    Returns
+    -------
+    str or None
+        ``None`` when no layer has an iteration to draw.
+    """
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    if not any(history.get("loss") for history in histories):
+        return None
+    figure = Figure(figsize=(10, 3.4))
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
+    left, right = figure.subplots(1, 2)
+    for depth, history in enumerate(histories, start=1):
+        loss = np.asarray(history.get("loss", ()), dtype=np.float64)
+        # History entry i is the state after iteration i + 1.
+        iterations = np.arange(1, len(loss) + 1)
+        left.plot(iterations, np.where(loss > 0, loss, np.nan), label=f"layer {depth}")
+        mean_activation = np.asarray(
+            history.get("mean_activation", ()), dtype=np.float64
+        )
+        right.plot(
+            np.arange(1, len(mean_activation) + 1),
+            mean_activation,
+            label=f"layer {depth}",
+        )
+    right.axhline(sparsity_target, color="black", linestyle="--", label="target ρ")
+    left.set_yscale("log")
+    left.set_title("pretraining objective of each layer")
+    right.set_title("mean activation of each layer")
+    for axes in (left, right):
+        axes.set_xlabel("iteration")
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.legend(fontsize="small")
     return _data_uri(figure)
 
 
