@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,7 @@ from ..core.penalties import PENALTIES
 from ..core.sparsity import RHO_ESTIMATES
 from ..core.tied import tie_, tied, tied_gradient_
 from ..training.state import LbfgsRun, MinibatchState, data_fingerprint
-from ._feedback import reports_progress
+from ._feedback import reports_progress, warn_caller
 from ._fitting import TrainingMixin
 from ._transform import AutoencoderTransformMixin
 from ._validation import (
@@ -398,15 +397,6 @@ class SparseAutoencoder(
                 "hidden_activation='topk' needs k, the units kept per sample, in "
                 f"[1, n_components={self.n_components}], got k={k!r}"
             )
-        if activation != "topk" and k is not None:
-            # As scikit-learn's LogisticRegression does for an l1_ratio its
-            # penalty ignores: a k given here was most likely meant to matter.
-            warnings.warn(
-                f"k={k} is not used: it applies only to hidden_activation='topk', "
-                f"got hidden_activation={activation!r}; leave k=None",
-                UserWarning,
-                stacklevel=3,
-            )
         if self.tied_weights and self.unit_norm_decoder:
             raise ValueError(
                 "tied_weights=True and unit_norm_decoder=True cannot be combined: "
@@ -415,6 +405,14 @@ class SparseAutoencoder(
             )
         if self.aux_k is not None:
             self._check_auxiliary()
+        if activation != "topk" and k is not None:
+            # As scikit-learn's LogisticRegression does for an l1_ratio its
+            # penalty ignores: a k given here was most likely meant to matter.
+            warn_caller(
+                f"k={k} is not used: it applies only to hidden_activation='topk', "
+                f"got hidden_activation={activation!r}; leave k=None",
+                UserWarning,
+            )
         return make_settings(
             sparsity_target=self.sparsity_target,
             sparsity_weight=self.sparsity_weight,
