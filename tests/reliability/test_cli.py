@@ -239,7 +239,8 @@ def test_fuzzed_input_files_give_codes_or_one_clear_line(
     else:
         source = overwrite(tmp_path / f"fuzzed.{kind}", damaged)
     codes = tmp_path / "codes.npy"
-    status, err = run(["encode", model_file, source, "-o", codes])
+    # The examples share tmp_path: each may replace the codes of the last.
+    status, err = run(["encode", model_file, source, "-o", codes, "--overwrite"])
     event(f"{kind}: {'encoded' if status == 0 else 'refused'}")
     if status == 0:
         assert np.isfinite(np.load(codes)).all()

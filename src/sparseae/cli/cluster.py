@@ -18,11 +18,23 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["add_options", "wanted", "run_encode", "run_train"]
+from .options import check_output_file
+
+__all__ = ["add_options", "check_resume", "wanted", "run_encode", "run_train"]
 
 
 def add_options(group, *, train: bool) -> None:
     """The cluster and out-of-core options of ``train`` (or ``encode``)."""
+    if not train:
+        group.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="encode on a Dask cluster: tcp://HOST:PORT of a running "
+            "scheduler, or local:N to start N one-thread workers here; INPUT "
+            "must be a .npy file that every worker can read, or a .zarr store, "
+            "and -o a .zarr store, which the workers write",
+        )
+        return
     group.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -30,8 +42,6 @@ def add_options(group, *, train: bool) -> None:
         "local:N to start N one-thread workers here; DATA must be a .npy file "
         "that every worker can read, or a .zarr store",
     )
-    if not train:
-        return
     group.add_argument(
         "--out-of-core",
         action="store_true",
@@ -85,68 +95,88 @@ def _client(address):
         yield client
 
 
-def _source(path):
+def _source(path, name="DATA"):
     text = str(path).rstrip("/")
     if not text.endswith((".npy", ".zarr")):
         raise ValueError(
-            f"--scheduler, --out-of-core and zarr input need DATA to be a .npy "
+            f"--scheduler, --out-of-core and zarr input need {name} to be a .npy "
             f"file or a .zarr store, got {str(path)!r}"
         )
     if not Path(text).exists():
-        raise FileNotFoundError(f"DATA {text} does not exist")
+        raise FileNotFoundError(f"{name} {text} does not exist")
     return text
 
 
-def run_train(args, model, bar, write_history, *, interrupted, resume=False) -> int:
-    """Fit ``model`` on the cluster or the file; write model, history, checkpoints.
-
-    ``write_history(model, folder)`` writes history.csv as for a run in memory.
-    A Dask fit saves OUTPUT/checkpoint.safetensors every
-    ``--checkpoint-every`` seconds and when ``interrupted()`` (Ctrl-C) stops
-    it, and ``resume`` continues such a checkpoint (``model`` read from it)
-    to the bits of one uninterrupted run: the client holds θ and the L-BFGS
-    memory, which the checkpoint carries.  Returns 130 when interrupted.
-    """
+def check_resume(args, model) -> None:
+    """Refuse a ``--resume`` of ``model`` that these options could not continue."""
     source = _source(args.data)
-    dask_fit = not (source.endswith(".npy") and args.scheduler is None)
-    if resume and not dask_fit:
+    if source.endswith(".npy") and args.scheduler is None:
         raise ValueError(
             "--resume continues runs in memory or on Dask (--scheduler, or a "
             ".zarr DATA), not --out-of-core runs of a .npy file"
         )
+    if args.block_rows is not None and args.block_rows != model.block_rows:
+        raise ValueError(
+            f"--resume: --block-rows is {args.block_rows} but the run used "
+            f"{model.block_rows}; resume with the same blocks"
+        )
+
+
+def run_train(
+    args, model, bar, write_history, *, interrupted, run, resume=False
+) -> int:
+    """Fit ``model`` on the cluster or the file; write model, history, checkpoints.
+
+    ``write_history(model, folder)`` writes history.csv as for a run in memory.
+    The files go to ``run`` (a :class:`~sparseae.cli.runs.RunFolder`), created
+    at the first write and published at the end: a run replacing another
+    (``--overwrite``) that fails or is interrupted leaves the old one as it
+    was.  A Dask fit saves checkpoint.safetensors every ``--checkpoint-every``
+    seconds and when ``interrupted()`` (Ctrl-C) stops it, and ``resume``
+    continues such a checkpoint (``model`` read from it) to the bits of one
+    uninterrupted run: the client holds θ and the L-BFGS memory, which the
+    checkpoint carries.  Returns 130 when interrupted.
+    """
+    source = _source(args.data)
+    dask_fit = not (source.endswith(".npy") and args.scheduler is None)
+    if resume:
+        check_resume(args, model)
     if args.block_rows is not None:
-        if resume and args.block_rows != model.block_rows:
-            raise ValueError(
-                f"--resume: --block-rows is {args.block_rows} but the run used "
-                f"{model.block_rows}; resume with the same blocks"
-            )
         model.set_params(block_rows=args.block_rows)
-    args.output.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.output / "checkpoint.safetensors"
+    checkpoint = run.path / "checkpoint.safetensors"
     extra = {"data": str(args.data)}
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            if dask_fit:
-                model = _fit_dask(args, model, source, bar, checkpoint, extra, resume)
-            else:
-                model.fit_file(source, callback=bar)
-        finally:
-            bar.close()
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
-    write_history(model, args.output)
-    if interrupted():
-        model.save(checkpoint, extra=extra)
-        print(
-            f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
-            f"{checkpoint} (history.csv beside it); continue with the same command "
-            "and --resume"
-        )
-        return 130
-    model.save(args.output / "model.safetensors", extra=extra)
-    checkpoint.unlink(missing_ok=True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                if dask_fit:
+                    model = _fit_dask(args, model, source, bar, run, extra, resume)
+                else:
+                    model.fit_file(source, callback=bar)
+            finally:
+                bar.close()
+        for warning in caught:
+            print(f"warning: {warning.message}", file=sys.stderr)
+        if interrupted() and run.replacing:
+            run.discard()
+            print(run.discarded(model.n_iter_))
+            return 130
+        write_history(model, run.make())
+        if interrupted():
+            model.save(checkpoint, extra=extra)
+            print(
+                f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
+                f"{checkpoint} (history.csv beside it); continue with the same "
+                "command and --resume"
+            )
+            return 130
+        model.save(run.path / "model.safetensors", extra=extra)
+        checkpoint.unlink(missing_ok=True)
+        run.publish()
+    except BaseException:
+        run.discard()
+        raise
     where = args.scheduler or (
         "Dask's local scheduler" if dask_fit else "the file, out of core"
     )
@@ -158,15 +188,19 @@ def run_train(args, model, bar, write_history, *, interrupted, resume=False) -> 
     return 0
 
 
-def _fit_dask(args, model, source, bar, checkpoint, extra, resume):
+def _fit_dask(args, model, source, bar, run, extra, resume):
     """The Dask fit (or its continuation), checkpointed as it goes."""
     from ..distributed import DaskSparseAutoencoder, open_data
     from ..io.checkpoints import Checkpointer
 
+    def write_checkpoint(model, path):
+        run.make()
+        model.save(path, extra=extra)
+
     saver = Checkpointer(
-        checkpoint,
+        run.path / "checkpoint.safetensors",
         every_seconds=args.checkpoint_every,
-        writer=lambda model, path: model.save(path, extra=extra),
+        writer=write_checkpoint,
     )
 
     def callback(model, progress):
@@ -185,14 +219,24 @@ def _fit_dask(args, model, source, bar, checkpoint, extra, resume):
     return dask_model
 
 
-def run_encode(args, model) -> int:
-    """Encode a .npy or .zarr INPUT on the cluster into a zarr store (-o DIR.zarr)."""
-    source = _source(args.input)
+def run_encode(args, *, read) -> int:
+    """Encode a .npy or .zarr INPUT on the cluster into a zarr store (-o DIR.zarr).
+
+    ``read`` are the files the command reads (MODEL, INPUT), which -o may not
+    name.
+    """
+    source = _source(args.input, "INPUT")
     if args.output.suffix.lower() != ".zarr":
         raise ValueError(
             f"with --scheduler, -o must name a .zarr store, got {str(args.output)!r}"
         )
     from ..distributed import DaskSparseAutoencoder, open_data
+    from ..models import load
+
+    check_output_file(
+        args.output, "-o/--output", overwrite=args.overwrite, inputs=read, store=True
+    )
+    model = load(args.model)
 
     with _client(args.scheduler) as client:
         dask_model = DaskSparseAutoencoder.from_local(model, client=client)

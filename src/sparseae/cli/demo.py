@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .options import SEED, number
+from .options import SEED, check_output_file, number
 
 EXAMPLE = """example:
   sparseae demo                      # writes filters.png in this folder
@@ -35,7 +35,12 @@ def add_parser(subparsers) -> None:
         "--output",
         type=Path,
         default=Path("filters.png"),
-        help="where to write the filter picture (default filters.png)",
+        help="where to write the filter picture, a .png file (default filters.png)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the picture if it exists (it is written atomically)",
     )
     parser.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -61,6 +66,14 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Train, print the figures of the run, and save the filters."""
+    # Checked before the minute of training that the picture would cost.
+    if args.output.suffix.lower() != ".png":
+        raise ValueError(
+            f"--output {str(args.output)!r} has suffix {args.output.suffix!r}; the "
+            "filter picture is a PNG: give a .png file"
+        )
+    check_output_file(args.output, "--output", overwrite=args.overwrite)
+
     from sklearn.exceptions import ConvergenceWarning
 
     from ..datasets import load_patches

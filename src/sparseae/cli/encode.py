@@ -12,7 +12,7 @@ import numpy as np
 from ..io.atomic import write_bytes_atomically
 from . import cluster
 from .inputs import DATA_HELP, load_input
-from .options import SEED, number
+from .options import SEED, check_output_file, number
 
 EXAMPLE = """example:
   sparseae train digits -o runs/digits
@@ -54,7 +54,10 @@ def add_parser(subparsers) -> None:
             "Encode INPUT with MODEL (a file written by 'sparseae train' or "
             "SparseAutoencoder.save) and write the activations, one row per "
             "sample, to a .npy, .npz (array 'codes') or .csv file (a header of "
-            f"unit names, then one line per sample). INPUT is {DATA_HELP}."
+            "unit names, then one line per sample), or with --scheduler or a "
+            "zarr INPUT to a .zarr store. An existing OUTPUT is replaced only "
+            "with --overwrite, and never when it is INPUT or MODEL. INPUT is "
+            f"{DATA_HELP}."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -69,6 +72,11 @@ def add_parser(subparsers) -> None:
         help="where to write the activations: a .npy, .npz or .csv file",
     )
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTPUT if it exists (it is written atomically)",
+    )
+    parser.add_argument(
         "--patches",
         type=number(int, low=1),
         default=10_000,
@@ -81,22 +89,26 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(run=run)
 
 
+def inputs(args) -> list[Path]:
+    """The files ``encode`` reads: MODEL, and INPUT unless it is a data set."""
+    named = args.input in ("patches", "digits")
+    return [args.model] + ([] if named else [Path(args.input)])
+
+
 def run(args) -> int:
     """Encode and save."""
     from ..models import load
 
     if cluster.wanted(args):
-        return cluster.run_encode(args, load(args.model))
+        return cluster.run_encode(args, read=inputs(args))
     suffix = args.output.suffix.lower()
     if suffix not in WRITERS:
         raise ValueError(
             f"-o must name a .npy, .npz or .csv file, got {str(args.output)!r}"
         )
-    folder = args.output.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(
-            f"-o {args.output}: the folder {folder} does not exist; create it first"
-        )
+    check_output_file(
+        args.output, "-o/--output", overwrite=args.overwrite, inputs=inputs(args)
+    )
     model = load(args.model)
     X, _ = load_input(args.input, n_patches=args.patches, seed=args.seed)
     if X.shape[1] != model.n_features_in_:

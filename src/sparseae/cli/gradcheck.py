@@ -19,6 +19,7 @@ from ..core.objective import LOSSES, OUTPUTS, loss_and_grad
 from ..core.params import BLOCK_NAMES, Params
 from ..core.penalties import PENALTIES
 from ..core.tied import tied, tied_gradient_
+from .options import number
 
 EXAMPLE = """example:
   sparseae gradcheck --seed 1 --samples 20 --features 6 --hidden 4
@@ -66,7 +67,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--features", type=int, default=8, help="n (default 8)")
     parser.add_argument("--hidden", type=int, default=5, help="h (default 5)")
     parser.add_argument(
-        "--tolerance", type=float, default=1e-9, help="threshold (default 1e-9)"
+        "--tolerance",
+        type=number(float, above=0, finite=True),
+        default=1e-9,
+        help="largest relative difference that passes, a finite number > 0 "
+        "(default 1e-9)",
     )
     parser.set_defaults(run=run)
 

@@ -118,15 +118,34 @@ def load_labels(source: str, path: Path | None, n_samples: int) -> np.ndarray:
         y = load_digits_scaled()[1]
     else:
         y = _read_labels(Path(path))
+    if y.ndim != 1:
+        raise ValueError(
+            f"--labels {path} holds an array of shape {y.shape}; labels must be "
+            f"1-D, one per sample: shape ({n_samples},)"
+        )
     if y.shape != (n_samples,):
         raise ValueError(
-            f"--labels {path} holds {y.shape[0] if y.ndim else 0} labels "
+            f"--labels {path} holds {y.shape[0]} labels "
             f"(shape {y.shape}) but the data have {n_samples} samples"
         )
     return y
 
 
 def _read_labels(path: Path) -> np.ndarray:
+    valid = "give a .npy, .csv or .txt file with one label per sample"
+    if not path.exists():
+        raise FileNotFoundError(f"--labels {str(path)!r}: no such file; {valid}")
+    if path.is_dir():
+        raise IsADirectoryError(f"--labels {str(path)!r} is a folder; {valid}")
+    try:
+        return _parse_labels(path)
+    except PermissionError:
+        raise PermissionError(
+            f"--labels {str(path)!r}: cannot read it (Permission denied)"
+        ) from None
+
+
+def _parse_labels(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         with _reading(path, "a .npy array of labels"), open(path, "rb") as file:

@@ -1,17 +1,21 @@
-"""Option types that check values as argparse reads them.
+"""Option types that check values as argparse reads them, and output checks.
 
 A bad value then fails with argparse's one-line message naming the option,
-before any data is loaded.
+before any data is loaded.  :func:`check_output_file` checks an option
+naming a file to write before any work is done.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from pathlib import Path
 
-__all__ = ["SEED", "add_data_options", "number"]
+__all__ = ["SEED", "add_data_options", "check_output_file", "number"]
 
 
-def number(kind, *, low=None, above=None, auto=False):
+def number(kind, *, low=None, above=None, auto=False, finite=False):
     """An argparse ``type`` for ``kind`` (int or float) values in a range.
 
     Parameters
@@ -22,6 +26,8 @@ def number(kind, *, low=None, above=None, auto=False):
         Smallest valid value; or the value every valid one exceeds.
     auto : bool, default=False
         Whether the word ``auto`` is valid too (and kept as the string).
+    finite : bool, default=False
+        Whether infinity is refused (NaN always is when a range is given).
 
     Examples
     --------
@@ -32,7 +38,7 @@ def number(kind, *, low=None, above=None, auto=False):
     ...
     argparse.ArgumentTypeError: must be a number > 0, got -1.0
     """
-    what = "an integer" if kind is int else "a number"
+    what = "an integer" if kind is int else "a finite number" if finite else "a number"
     if low is not None:
         what += f" >= {low}"
     if above is not None:
@@ -47,8 +53,10 @@ def number(kind, *, low=None, above=None, auto=False):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
-        if (low is not None and not value >= low) or (
-            above is not None and not value > above
+        if (
+            (low is not None and not value >= low)
+            or (above is not None and not value > above)
+            or (finite and not math.isfinite(value))
         ):
             raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
         return value
@@ -90,3 +98,63 @@ def add_data_options(
         help=image_shape_help
         or "shape of one sample, to draw filters.png for an array file",
     )
+
+
+def check_output_file(
+    path: Path, option: str, *, overwrite: bool, inputs=(), store=False
+):
+    """Refuse to write ``path`` over an existing file unless ``overwrite``.
+
+    A file the command reads is refused even with ``overwrite``: the command
+    would destroy its own input.
+
+    Parameters
+    ----------
+    path : Path
+        The file to write.
+    option : str
+        The option that named it, for the messages (``"-o/--output"``).
+    overwrite : bool
+        Whether an existing ``path`` may be replaced (``--overwrite``).
+    inputs : iterable of path-like, default=()
+        Files (or folders) the command reads.
+    store : bool, default=False
+        Whether ``path`` is a folder-like store (zarr) rather than a file.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is one of ``inputs``.
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    IsADirectoryError
+        If ``path`` is a folder and ``store`` is False.
+    FileNotFoundError
+        If the folder of ``path`` does not exist.
+    """
+    shown = f"{option} {str(path)!r}"
+    for source in inputs:
+        if _same_file(path, Path(source)):
+            raise ValueError(
+                f"{shown} is the input {str(source)!r} itself, which writing would "
+                f"destroy; give another {option}"
+            )
+    if path.is_dir() and not store:
+        raise IsADirectoryError(f"{shown} is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"{shown} already exists: add --overwrite to replace it (or choose "
+            f"another {option})"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{shown}: the folder {folder} does not exist; create it first"
+        )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    # samefile sees through links and other spellings of the same path.
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 import textwrap
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 from ..io.atomic import write_bytes_atomically
 from .inputs import DATA_HELP, load_input, load_labels
 from .options import SEED, add_data_options, number
-from .runs import claim_folder
+from .runs import RunFolder, check_output
 
 EXAMPLE = """examples:
   sparseae stack digits -o runs/stack --layers 32,16
@@ -41,10 +42,16 @@ def _sizes(text: str) -> tuple[int, ...]:
         sizes = ()
     if not sizes or min(sizes) < 1:
         raise argparse.ArgumentTypeError(
-            f"must be hidden layer sizes separated by commas, e.g. 200,200, got "
-            f"{text!r}"
+            f"must be hidden layer sizes separated by commas, each an integer "
+            f">= 1, e.g. 200,200, got {text!r}"
         )
     return sizes
+
+
+# argparse takes "-5,3" for an option (only "-5" looks like a negative number
+# to it) and says "expected one argument"; read as a value, it reaches
+# _sizes, which says what is wrong with it.
+NEGATIVE_SIZES = re.compile(r"^-\d+(,-?\d+)*$")
 
 
 # Options that set StackedAutoencoder parameters: (name, type, default, help).
@@ -87,6 +94,14 @@ def add_parser(subparsers) -> None:
         metavar="H1,H2,...",
         help="hidden layer sizes, e.g. 200,200",
     )
+    # The parser's own test of "looks like a negative number", widened to
+    # lists; argparse has no public hook for it.  (It only matters when the
+    # parser has an option that looks like a negative number, which it has not.)
+    matcher = getattr(parser, "_negative_number_matcher", None)
+    if matcher is not None:
+        parser._negative_number_matcher = re.compile(
+            f"{NEGATIVE_SIZES.pattern}|{matcher.pattern}"
+        )
     parser.add_argument(
         "--labels",
         type=Path,
@@ -104,20 +119,29 @@ def add_parser(subparsers) -> None:
     data = parser.add_argument_group("data")
     add_data_options(data)
     parser.add_argument(
-        "--overwrite", action="store_true", help="replace the run already in OUTPUT"
+        "--overwrite",
+        action="store_true",
+        help="replace the run already in OUTPUT, once this one has finished "
+        "(if it fails or is interrupted, OUTPUT keeps the old run)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args) -> int:
-    """Train the stack, then write the model, its figures and the filters."""
+    """Train the stack, then write the model, its figures and the filters.
+
+    ``-o``, DATA, the labels and (in ``fit``) the options are all checked
+    before anything is written, and a run replacing another (``--overwrite``)
+    is written beside it and takes its place once complete
+    (:class:`~sparseae.cli.runs.RunFolder`).
+    """
     from ..models.stacked import StackedAutoencoder
 
+    replacing = check_output(args.output, overwrite=args.overwrite, resumable=False)
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
     )
     y = load_labels(args.data, args.labels, len(X))
-    claim_folder(args.output, overwrite=args.overwrite)
     params = {name: getattr(args, name) for name, _, _, _ in STACK_OPTIONS}
     model = StackedAutoencoder(args.layers, **params, random_state=args.seed)
     start = time.perf_counter()
@@ -127,9 +151,33 @@ def run(args) -> int:
     seconds = time.perf_counter() - start
     for warning in caught:
         print(f"warning: {warning.message}", file=sys.stderr)
-    args.output.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(args.output, replacing=replacing)
+    try:
+        written, metrics = _write(model, X, y, run.make(), image_shape, seconds, args)
+        run.publish()
+    except BaseException:
+        run.discard()
+        raise
+    print(f"data:            {len(X)} samples of {X.shape[1]} features ({args.data})")
+    print(
+        f"layers:          {X.shape[1]} -> {' -> '.join(map(str, args.layers))} -> "
+        f"{len(model.classes_)} classes, {seconds:.1f} s"
+    )
+    print(
+        f"train accuracy:  {metrics['train_accuracy']:.4f} (before fine-tuning "
+        f"{metrics['train_accuracy_before_fine_tuning']:.4f})"
+    )
+    print(f"written to {args.output}: {', '.join(written)}")
+    return 0
+
+
+def _write(model, X, y, folder, image_shape, seconds, args):
+    """Write the model, metrics.json and the filters into ``folder``.
+
+    Returns the names of the files written and the metrics.
+    """
     extra = {"data": args.data, "image_shape": image_shape and list(image_shape)}
-    model.save(args.output / "model.safetensors", extra=extra)
+    model.save(folder / "model.safetensors", extra=extra)
     pretrained = copy.copy(model)
     pretrained.weights_ = model.pretrained_weights_
     pretrained.intercepts_ = model.pretrained_intercepts_
@@ -151,24 +199,12 @@ def run(args) -> int:
         "config": {"hyperparameters": hyperparameters, "seed": args.seed},
     }
     write_bytes_atomically(
-        args.output / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
+        folder / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
     )
     written = ["model.safetensors", "metrics.json"]
     if image_shape is not None:
         from ..plotting import save_filters  # matplotlib: only when drawing
 
-        save_filters(
-            args.output / "filters.png", model.weights_[0], image_shape=image_shape
-        )
+        save_filters(folder / "filters.png", model.weights_[0], image_shape=image_shape)
         written.append("filters.png")
-    print(f"data:            {len(X)} samples of {X.shape[1]} features ({args.data})")
-    print(
-        f"layers:          {X.shape[1]} -> {' -> '.join(map(str, args.layers))} -> "
-        f"{len(model.classes_)} classes, {seconds:.1f} s"
-    )
-    print(
-        f"train accuracy:  {metrics['train_accuracy']:.4f} (before fine-tuning "
-        f"{metrics['train_accuracy_before_fine_tuning']:.4f})"
-    )
-    print(f"written to {args.output}: {', '.join(written)}")
-    return 0
+    return written, metrics

@@ -25,7 +25,7 @@ from . import cluster
 from .inputs import DATA_HELP, load_input
 from .options import SEED, add_data_options, number
 from .progress import ProgressBar
-from .runs import claim_folder, resumed_model
+from .runs import RunFolder, check_output, nothing_to_resume, resumed_model
 
 EXAMPLE = """examples:
   sparseae train digits -o runs/digits --n-components 36 --sparsity-target 0.1
@@ -40,7 +40,11 @@ writes OUTPUT/model.safetensors, OUTPUT/metrics.json (figures, configuration,
 unit statistics), OUTPUT/history.csv, OUTPUT/loss.png, OUTPUT/report.html and,
 when the samples are images, OUTPUT/filters.png. Runs save
 OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C;
-an interrupted run still writes history.csv and report.html.
+an interrupted run still writes history.csv and report.html. A run with
+--overwrite replaces the one in OUTPUT only once it has finished: until then it
+is written in OUTPUT/.sparseae-new/, and if it fails or is interrupted OUTPUT
+keeps the old run and the new one's files are deleted. --resume on a run that
+has nothing left to do says so and changes nothing.
 """
 
 # Options that set estimator parameters: (name, type, help); the type bool is
@@ -163,7 +167,8 @@ def add_parser(subparsers) -> None:
     again.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the run already in OUTPUT",
+        help="replace the run already in OUTPUT, once this one has finished "
+        "(if it fails or is interrupted, OUTPUT keeps the old run)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     cluster.add_options(parser.add_argument_group("cluster"), train=True)
@@ -200,8 +205,17 @@ def _interrupt_flag():
 
 
 def run_train(args) -> int:
-    """Train, then write the model, pictures and figures; 130 if interrupted."""
-    checkpoint = args.output / "checkpoint.safetensors"
+    """Train, then write the model, pictures and figures; 130 if interrupted.
+
+    Everything is checked before anything is written: ``-o`` first, then DATA,
+    the run that ``--resume`` continues, and the options and data in the
+    estimator's ``fit``, which raises before its first iteration and thus
+    before the first checkpoint.  A run replacing another (``--overwrite``)
+    is written beside it and takes its place only once finished
+    (:class:`~sparseae.cli.runs.RunFolder`): a run that fails or is
+    interrupted leaves the old one as it was.
+    """
+    replacing = check_output(args.output, overwrite=args.overwrite, resume=args.resume)
     given = {
         name: getattr(args, name)
         for name, _, _ in HYPERPARAMETERS
@@ -209,11 +223,18 @@ def run_train(args) -> int:
     }
     if cluster.wanted(args):
         if args.resume:
-            model = resumed_model(args.output, args.data, given)
+            model, finished = resumed_model(args.output, args.data, given)
+            # Options the run could not continue with are refused even when
+            # there is nothing left to do.
+            cluster.check_resume(args, model)
+            note = nothing_to_resume(args.output, model, finished=finished)
+            if note:
+                print(note)
+                return 0
         else:
-            claim_folder(args.output, overwrite=args.overwrite)
             model = _estimator(args)
-        remove_stale_temporaries(checkpoint)
+        run = RunFolder(args.output, replacing=replacing)
+        remove_stale_temporaries(run.path / "checkpoint.safetensors")
         with _interrupt_flag() as interrupted:
             bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
             return cluster.run_train(
@@ -223,55 +244,86 @@ def run_train(args) -> int:
                 _write_history,
                 interrupted=interrupted,
                 resume=args.resume,
+                run=run,
             )
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
     )
+    finished = False
     if args.resume:
-        model = resumed_model(args.output, args.data, given)
+        model, finished = resumed_model(args.output, args.data, given)
+        note = nothing_to_resume(args.output, model, finished=finished)
+        if note:
+            print(note)
+            return 0
     else:
-        claim_folder(args.output, overwrite=args.overwrite)
         model = _estimator(args)
-    args.output.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(args.output, replacing=replacing)
+    checkpoint = run.path / "checkpoint.safetensors"
     # A run killed while saving leaves its temporary file; this run owns the
     # folder's checkpoint, so such leftovers are garbage.
     remove_stale_temporaries(checkpoint)
     extra = {"data": args.data, "image_shape": image_shape and list(image_shape)}
+
+    def write_checkpoint(model, path):
+        run.make()
+        model.save(path, extra=extra)
+
+    before = model.n_iter_ if args.resume else None
     start = time.perf_counter()
-    with _interrupt_flag() as interrupted:
-        bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
-        saver = Checkpointer(checkpoint, every_seconds=args.checkpoint_every)
-
-        def callback(model, progress):
-            saver(model, progress)
-            return bar(model, progress)
-
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                if args.resume:
-                    model.resume_fit(X, callback=callback)
-                else:
-                    model.fit(X, callback=callback)
-        finally:
-            bar.close()
-        for warning in caught:
-            print(f"warning: {warning.message}", file=sys.stderr)
-        if interrupted():
-            model.save(checkpoint, extra=extra)
-            config = _config(args, model, X, image_shape)
-            _write_history(model, args.output)
-            _write_report(model, X, args.output, config, image_shape)
-            how = "continue with the same command and --resume"
-            print(
-                f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
-                f"{checkpoint} (report.html and history.csv beside it); {how}"
+    try:
+        with _interrupt_flag() as interrupted:
+            bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
+            saver = Checkpointer(
+                checkpoint, every_seconds=args.checkpoint_every, writer=write_checkpoint
             )
-            return 130
-    seconds = time.perf_counter() - start
-    config = _config(args, model, X, image_shape)
-    _write_results(model, X, args.output, image_shape, extra, seconds, config)
-    checkpoint.unlink(missing_ok=True)
+
+            def callback(model, progress):
+                saver(model, progress)
+                return bar(model, progress)
+
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    if args.resume:
+                        model.resume_fit(X, callback=callback)
+                    else:
+                        model.fit(X, callback=callback)
+            finally:
+                bar.close()
+            for warning in caught:
+                print(f"warning: {warning.message}", file=sys.stderr)
+            if interrupted() and run.replacing:
+                run.discard()
+                print(run.discarded(model.n_iter_))
+                return 130
+            if interrupted():
+                write_checkpoint(model, checkpoint)
+                config = _config(args, model, X, image_shape)
+                _write_history(model, run.path)
+                _write_report(model, X, run.path, config, image_shape, name=args.output)
+                how = "continue with the same command and --resume"
+                print(
+                    f"interrupted after {model.n_iter_} iterations; checkpoint saved "
+                    f"to {checkpoint} (report.html and history.csv beside it); {how}"
+                )
+                return 130
+        note = nothing_to_resume(args.output, model, finished=finished, before=before)
+        if note:
+            print(note)
+            return 0
+        seconds = time.perf_counter() - start
+        config = _config(args, model, X, image_shape)
+        run.make()
+        written = _write_results(
+            model, X, run.path, image_shape, extra, seconds, config, name=args.output
+        )
+        checkpoint.unlink(missing_ok=True)
+        run.publish()
+    except BaseException:
+        run.discard()
+        raise
+    print(f"written to {args.output}: {', '.join(written)}")
     return 0
 
 
@@ -327,7 +379,7 @@ def _write_history(model, folder: Path) -> None:
     write_bytes_atomically(folder / "history.csv", text.getvalue().encode())
 
 
-def _write_report(model, X, folder: Path, config, image_shape, summary=None):
+def _write_report(model, X, folder: Path, config, image_shape, summary=None, *, name):
     # Imported here, as Jinja2 and Matplotlib are only needed now.
     from ..report import write_report
 
@@ -339,11 +391,18 @@ def _write_report(model, X, folder: Path, config, image_shape, summary=None):
         config=config,
         image_shape=image_shape,
         summary=summary,
-        title=f"sparseae report: {folder.resolve().name}",
+        # Named after OUTPUT, not the staging folder it may be written in.
+        title=f"sparseae report: {Path(name).resolve().name}",
     )
 
 
-def _write_results(model, X, folder: Path, image_shape, extra, seconds, config):
+def _write_results(
+    model, X, folder: Path, image_shape, extra, seconds, config, *, name
+):
+    """Write the run's files into ``folder``, print its figures; the files' names.
+
+    ``name`` is OUTPUT, which ``folder`` becomes when the run is published.
+    """
     # Imported here: matplotlib takes a third of the command's start-up time,
     # which a run interrupted before its end never needs.
     from ..metrics import summarize
@@ -404,7 +463,7 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds, config):
     if image_shape is not None:
         save_filters(folder / "filters.png", model.components_, image_shape=image_shape)
         written.append("filters.png")
-    _write_report(model, X, folder, config, image_shape, summary)
+    _write_report(model, X, folder, config, image_shape, summary, name=name)
     written.append("report.html")
     print(
         f"data:            {len(X)} samples of {X.shape[1]} features ({extra['data']})"
@@ -424,4 +483,4 @@ def _write_results(model, X, folder: Path, image_shape, extra, seconds, config):
         f"{units['fvu']:.3g}, {units['dead_units']['count']} dead, "
         f"{units['saturated_units']['count']} saturated"
     )
-    print(f"written to {folder}: {', '.join(written)}")
+    return written
