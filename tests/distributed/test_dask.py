@@ -169,6 +169,23 @@ def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
     assert_same_model(model, whole)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_finished_fit_goes_on_to_a_larger_max_iter(client, zarr_data, solver):
+    X = zarr_data(data())
+    hyper = dict(
+        HYPER, n_components=5, block_rows=16, random_state=0, client=client, tol=0
+    )
+    hyper |= dict(solver=solver, batch_size=350) if solver == "adam" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.filterwarnings("ignore", "batch_size=350 is too small", UserWarning)
+        whole = DaskSparseAutoencoder(**hyper, max_iter=8).fit(X)
+        model = DaskSparseAutoencoder(**hyper, max_iter=4).fit(X)
+        model.set_params(max_iter=8).resume_fit(X)
+    assert model.n_iter_ == 8
+    assert_same_model(model, whole)
+
+
 def test_resume_knows_the_data_by_their_rows_not_their_chunks(client, zarr_data):
     X = data()
     hyper = dict(

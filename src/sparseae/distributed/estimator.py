@@ -254,6 +254,10 @@ n_iter_, loss_curve_, history_, n_features_in_
     def resume_fit(self, X, *, callback=None):
         """Continue a fit that a callback stopped, to the same bits as one run.
 
+        A fit that ended at ``max_iter`` goes on to a larger ``max_iter``
+        (``set_params``) exactly as one run of that many iterations would
+        have, as :meth:`SparseAutoencoder.resume_fit` does.
+
         Parameters
         ----------
         X : dask.array.Array of shape (n_samples, n_features)
@@ -268,12 +272,22 @@ n_iter_, loss_curve_, history_, n_features_in_
         """
         if not _is_dask(X):
             return super().resume_fit(X, callback=callback)
+        check_is_fitted(self)
         state = getattr(self, "_training_state", None)
-        if not isinstance(state, LbfgsRun | MinibatchState) or not state.fitting:
+        if not isinstance(state, LbfgsRun | MinibatchState):
             raise ValueError(
-                "resume_fit needs a fit that a callback stopped, with its training "
-                "state; this model has none under way"
+                "resume_fit needs a model saved with its training state (a "
+                "checkpoint, or a model fitted by this version); this one has none"
             )
+        if (self.solver == "lbfgs") != isinstance(state, LbfgsRun):
+            kind = "lbfgs" if isinstance(state, LbfgsRun) else "sgd' or 'adam"
+            raise ValueError(
+                f"the training state is of solver='{kind}', got "
+                f"solver={self.solver!r}; resume with the solver of the fit"
+            )
+        # As in memory: a fit that ended at max_iter goes on to a larger one.
+        if not (state.fitting or self._can_extend(state)):
+            return self
         self._data = data = self._prepare(X, reset=False)
         try:
             if not self._same_data(state.fingerprint or "", data):
@@ -286,6 +300,7 @@ n_iter_, loss_curve_, history_, n_features_in_
             if isinstance(state, LbfgsRun):
                 self._fit_lbfgs(data, settings, callback, state.fingerprint)
             else:
+                state.fitting = True
                 self._train_minibatch(_Rows(data), settings, callback, fitting=True)
             return self
         finally:
