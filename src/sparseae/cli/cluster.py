@@ -7,20 +7,46 @@ loading the data: a ``.npy`` file is read chunk by chunk
 local:N`` (a LocalCluster of N one-thread workers started here) the data are
 read and summed by the workers (:mod:`sparseae.distributed`).  The model is
 the in-memory one to the last bit for the same ``--block-rows`` and seed.
+
+A scheduler that does not answer within :data:`CONNECT_TIMEOUT` seconds, or
+that has no worker :data:`WORKER_TIMEOUT` seconds after the connection, ends
+the command with one line saying so.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import shutil
 import sys
 import time
+import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
-from .options import check_output_file
+from .options import check_output_file, number, scheduler
+from .runs import _fsync_folder, _sigint_deferred
 
-__all__ = ["add_options", "check_resume", "wanted", "run_encode", "run_train"]
+__all__ = [
+    "CONNECT_TIMEOUT",
+    "WORKER_TIMEOUT",
+    "add_options",
+    "check_resume",
+    "wanted",
+    "run_encode",
+    "run_train",
+]
+
+# Seconds to wait for a --scheduler tcp://HOST:PORT to answer: a running one
+# answers in milliseconds, so a longer wait only delays the message that the
+# address is wrong or the scheduler is down.
+CONNECT_TIMEOUT = 10
+
+# Seconds to wait for the first worker to join a scheduler that has none yet
+# (workers starting with it, or queued by a batch system).
+WORKER_TIMEOUT = 60
 
 
 def add_options(group, *, train: bool) -> None:
@@ -28,6 +54,7 @@ def add_options(group, *, train: bool) -> None:
     if not train:
         group.add_argument(
             "--scheduler",
+            type=scheduler,
             metavar="ADDRESS",
             help="encode on a Dask cluster: tcp://HOST:PORT of a running "
             "scheduler, or local:N to start N one-thread workers here; INPUT "
@@ -37,6 +64,7 @@ def add_options(group, *, train: bool) -> None:
         return
     group.add_argument(
         "--scheduler",
+        type=scheduler,
         metavar="ADDRESS",
         help="train on a Dask cluster: tcp://HOST:PORT of a running scheduler, or "
         "local:N to start N one-thread workers here; DATA must be a .npy file "
@@ -50,7 +78,7 @@ def add_options(group, *, train: bool) -> None:
     )
     group.add_argument(
         "--block-rows",
-        type=int,
+        type=number(int, low=1),
         metavar="N",
         help="rows per block of the objective's sums: the same N, data and seed "
         "give the same model to the last bit in memory, out of core and on a "
@@ -68,31 +96,71 @@ def wanted(args) -> bool:
 
 @contextmanager
 def _client(address):
-    """A distributed client for ``--scheduler``, or None for dask's local one."""
+    """A distributed client for ``--scheduler``, or None for dask's local one.
+
+    ``address`` was checked by :func:`~sparseae.cli.options.scheduler`.
+    """
     if address is None:
         yield None
         return
     from distributed import Client
 
-    local = re.fullmatch(r"local:(\d+)", address)
-    if local:
-        workers = int(local.group(1))
-        if workers < 1:
-            raise ValueError(f"--scheduler local:N needs N >= 1, got {address!r}")
+    if address.startswith("local:"):
         from ..distributed import local_cluster
 
+        # A failed task reaches the client as its exception, which the command
+        # reports on one line; the workers' own ERROR log of it (a traceback)
+        # would only repeat it.
         with (
-            local_cluster(workers, dashboard_address=":0", silence_logs=40) as cluster,
+            local_cluster(
+                int(address.removeprefix("local:")),
+                dashboard_address=":0",
+                silence_logs=logging.CRITICAL,
+            ) as cluster,
             Client(cluster) as client,
         ):
             yield client
         return
-    if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-        raise ValueError(
-            f"--scheduler must be tcp://HOST:PORT or local:N, got {address!r}"
-        )
-    with Client(address) as client:
+    try:
+        client = Client(address, timeout=CONNECT_TIMEOUT)
+    except OSError as error:
+        raise OSError(
+            f"--scheduler {address}: no Dask scheduler answered there within "
+            f"{CONNECT_TIMEOUT} s{_reason(error)}; check the address and that the "
+            "scheduler is running"
+        ) from None
+    with client:
+        _wait_for_a_worker(client, address)
         yield client
+
+
+def _reason(error: OSError) -> str:
+    """Why a connection failed (" (Connection refused)"), or ""."""
+    cause = error.__cause__
+    if cause is None:
+        return ""
+    text = getattr(cause, "strerror", None) or str(cause).rsplit(": ", 1)[-1]
+    text = re.sub(r"^\[Errno -?\d+\] ", "", text)
+    return f" ({text})" if text else ""
+
+
+def _wait_for_a_worker(client, address: str) -> None:
+    if client.scheduler_info(n_workers=1)["workers"]:
+        return
+    print(
+        f"waiting up to {WORKER_TIMEOUT} s for a worker to join the scheduler at "
+        f"{address}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        client.wait_for_workers(1, timeout=WORKER_TIMEOUT)
+    except TimeoutError:
+        raise TimeoutError(
+            f"--scheduler {address}: no workers joined the scheduler within "
+            f"{WORKER_TIMEOUT} s; start some (dask worker {address}) and run the "
+            "command again"
+        ) from None
 
 
 def _source(path, name="DATA"):
@@ -223,7 +291,9 @@ def run_encode(args, *, read) -> int:
     """Encode a .npy or .zarr INPUT on the cluster into a zarr store (-o DIR.zarr).
 
     ``read`` are the files the command reads (MODEL, INPUT), which -o may not
-    name.
+    name.  The store is written under a temporary name beside -o and put in
+    its place only when complete (:func:`_swap_in`): a failed or interrupted
+    encoding leaves an earlier -o as it was, and deletes what it wrote.
     """
     source = _source(args.input, "INPUT")
     if args.output.suffix.lower() != ".zarr":
@@ -237,20 +307,120 @@ def run_encode(args, *, read) -> int:
         args.output, "-o/--output", overwrite=args.overwrite, inputs=read, store=True
     )
     model = load(args.model)
-
-    with _client(args.scheduler) as client:
-        dask_model = DaskSparseAutoencoder.from_local(model, client=client)
-        X = open_data(source)
-        if X.shape[1] != model.n_features_in_:
-            raise ValueError(
-                f"{args.input} has {X.shape[1]} features per sample but the model "
-                f"was trained on {model.n_features_in_}"
-            )
-        codes = dask_model.transform(X)
-        store = codes.to_zarr(str(args.output), compute=False, overwrite=True)
-        if client is None:
-            store.compute()
-        else:
-            client.compute(store, sync=True)
+    X = open_data(source)
+    if X.shape[1] != model.n_features_in_:
+        raise ValueError(
+            f"{args.input} has {X.shape[1]} features per sample but the model "
+            f"was trained on {model.n_features_in_}"
+        )
+    X = X.map_blocks(_check_finite, source=str(args.input), dtype=X.dtype)
+    partial = args.output.with_name(f".{args.output.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with _client(args.scheduler) as client:
+            dask_model = DaskSparseAutoencoder.from_local(model, client=client)
+            codes = dask_model.transform(X)
+            _compute(codes.to_zarr(str(partial), compute=False), client)
+        _swap_in(partial, args.output)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
     return 0
+
+
+def _compute(store, client) -> None:
+    """Write ``store``; if a task fails, return once none of its tasks runs.
+
+    Dask reports the first failed task while others still run; one of those
+    would write its chunk after the partial store is deleted, and bring it
+    back.  Tasks not yet started are cancelled.
+    """
+    if client is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from dask.system import CPU_COUNT
+
+        pool = ThreadPoolExecutor(CPU_COUNT)
+        try:
+            store.compute(scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return
+    future = client.compute(store)
+    try:
+        future.result()
+    except BaseException:
+        future.cancel()
+        names = {key[0] if isinstance(key, tuple) else key for key in store.dask}
+        deadline = time.monotonic() + WORKER_TIMEOUT
+        try:
+            while time.monotonic() < deadline and any(
+                client.run(_running, names, on_error="ignore").values()
+            ):
+                time.sleep(0.05)
+        except Exception:  # noqa: S110 - the task's error is the one to report
+            pass
+        raise
+
+
+def _running(names, dask_worker=None) -> int:
+    """How many tasks of ``names`` (task-name prefixes) the worker is running."""
+    # A cancelled task goes on running; the worker keeps it in these sets.
+    state = dask_worker.state
+    return sum(
+        (task.key[0] if isinstance(task.key, tuple) else task.key) in names
+        for task in state.executing | state.long_running
+    )
+
+
+def _check_finite(block, source, block_info=None):
+    """``block`` of the data, or a ValueError placing its first non-finite value.
+
+    The model's own check would place it in the block, not in the data.
+    """
+    import numpy as np
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(block.sum()):
+            return block
+    bad = ~np.isfinite(block)
+    if not bad.any():
+        return block
+    (top, bottom), (left, _) = block_info[0]["array-location"]
+    row, column = (int(i) for i in np.argwhere(bad)[0])
+    n_bad, n_nan = int(bad.sum()), int(np.count_nonzero(np.isnan(block)))
+    raise ValueError(
+        f"{source} contains non-finite values, {n_bad} ({n_nan} NaN, {n_bad - n_nan} "
+        f"inf) in rows {top} to {bottom - 1}, the first there at row {top + row}, "
+        f"column {left + column}; the autoencoder needs finite numbers: impute or "
+        "drop them"
+    )
+
+
+def _swap_in(new: Path, path: Path) -> None:
+    """Put the complete store ``new`` at ``path``, in place of any store there.
+
+    No rename replaces a folder that has files in it, so the old store is
+    first renamed aside, then ``new`` renamed to ``path``, then the old one
+    deleted.  Between the two renames, microseconds apart, nothing is at
+    ``path``: a reader opening it then fails, and a crash then leaves both
+    stores beside it under hidden temporary names, the old one whole.  Ctrl-C
+    waits until the renames are done.
+    """
+    old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+    with _sigint_deferred():
+        had_old = os.path.lexists(path)
+        if had_old:
+            os.replace(path, old)
+        try:
+            os.replace(new, path)
+        except BaseException:
+            if had_old:
+                os.replace(old, path)
+            raise
+        _fsync_folder(path.parent)
+    if had_old:
+        if old.is_dir() and not old.is_symlink():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 from pathlib import Path
 
-__all__ = ["SEED", "add_data_options", "check_output_file", "number"]
+__all__ = ["SEED", "add_data_options", "check_output_file", "number", "scheduler"]
 
 
 def number(kind, *, low=None, above=None, auto=False, finite=False):
@@ -67,6 +68,40 @@ def number(kind, *, low=None, above=None, auto=False, finite=False):
 
 # random_state takes the seeds NumPy's legacy RandomState takes.
 SEED = number(int, low=0)
+
+# HOST is a name, an IPv4 address or a bracketed IPv6 one ([::1]).
+_REMOTE = re.compile(r"(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@]+):([0-9]+)")
+_LOCAL = re.compile(r"local:([0-9]+)")
+
+
+def scheduler(text: str) -> str:
+    """An argparse ``type`` for ``--scheduler``: ``tcp://HOST:PORT`` or ``local:N``.
+
+    ``tls://HOST:PORT`` is taken too, for a cluster whose certificates are in
+    Dask's configuration.  The value is returned as given.
+
+    Examples
+    --------
+    >>> scheduler("tcp://127.0.0.1:8786"), scheduler("local:2")
+    ('tcp://127.0.0.1:8786', 'local:2')
+    >>> scheduler("local:0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be tcp://HOST:PORT with PORT 1-65535, or \
+local:N with N >= 1, got 'local:0'
+    """
+    remote, local = _REMOTE.fullmatch(text), _LOCAL.fullmatch(text)
+    if (remote and 1 <= int(remote.group(1)) <= 65535) or (
+        local and int(local.group(1)) >= 1
+    ):
+        return text
+    hint = ""
+    if not (remote or local) and re.fullmatch(r"[^\s:/\[\]@]+:[0-9]+", text):
+        hint = f" (did you mean tcp://{text}?)"
+    raise argparse.ArgumentTypeError(
+        "must be tcp://HOST:PORT with PORT 1-65535, or local:N with N >= 1, got "
+        f"{text!r}{hint}"
+    )
 
 
 def add_data_options(
