@@ -390,10 +390,10 @@ def _check_finite(block, source, block_info=None):
     row, column = (int(i) for i in np.argwhere(bad)[0])
     n_bad, n_nan = int(bad.sum()), int(np.count_nonzero(np.isnan(block)))
     raise ValueError(
-        f"{source} contains non-finite values, {n_bad} ({n_nan} NaN, {n_bad - n_nan} "
-        f"inf) in rows {top} to {bottom - 1}, the first there at row {top + row}, "
-        f"column {left + column}; the autoencoder needs finite numbers: impute or "
-        "drop them"
+        f"{source} contains non-finite values: {n_bad} ({n_nan} NaN, "
+        f"{n_bad - n_nan} inf) in rows {top} to {bottom - 1}, the first at row "
+        f"{top + row}, column {left + column}; the autoencoder needs finite "
+        "numbers: impute or drop them"
     )
 
 
