@@ -1,10 +1,18 @@
-"""``sparseae train/encode`` out of core and on a cluster: the same model."""
+"""``sparseae train/encode`` out of core and on a cluster: the same model.
+
+And the command's care on a cluster: outputs survive failures, options and
+addresses are checked with one line naming them, and an unreachable or
+worker-less scheduler is reported rather than waited on forever.
+"""
+
+import socket
+import time
 
 import numpy as np
 import pytest
 
-from sparseae import load
-from sparseae.cli import main
+from sparseae import SparseAutoencoder, load
+from sparseae.cli import cluster, main
 
 from .conftest import data
 
@@ -67,7 +75,8 @@ def test_bad_cluster_input_is_one_line_and_exit_2(tmp_path, capsys):
         )
         == 2
     )
-    assert "tcp://HOST:PORT or local:N" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "tcp://HOST:PORT" in err and "local:N" in err and "'nowhere:1'" in err
 
 
 def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
@@ -100,3 +109,148 @@ def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
     changed = [*argv[:4], "64", *argv[5:]]
     assert main(["train", *changed, "-o", str(tmp_path / "cut"), "--resume"]) == 2
     assert "--block-rows is 64 but the run used 32" in capsys.readouterr().err
+
+
+def one_line(err: str, *patterns) -> None:
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    for pattern in patterns:
+        assert pattern in err, err
+
+
+@pytest.fixture
+def encoding(tmp_path):
+    """A model, data of 3001 rows in chunks of 1000 (one NaN at row 2500), old codes."""
+    X = data(m=3001, n=8)
+    model = SparseAutoencoder(n_components=3, max_iter=2).fit(X)
+    model.save(tmp_path / "model.safetensors")
+    X[2500, 3] = np.nan
+    da.from_array(X, chunks=(1000, 8)).to_zarr(str(tmp_path / "nan.zarr"))
+    old = tmp_path / "codes.zarr"
+    da.from_array(np.full((5, 3), 7.0), chunks=(2, 3)).to_zarr(str(old))
+    return tmp_path
+
+
+@pytest.mark.parametrize("where", ["dask's threads", "a cluster", "local:1"])
+def test_a_failed_encode_keeps_the_old_codes_and_names_the_row_in_the_data(
+    encoding, client, where, capfd
+):
+    before = sorted(p.name for p in encoding.iterdir())
+    scheduler = {"a cluster": [client.scheduler.address], "local:1": ["local:1"]}
+    argv = ["encode", str(encoding / "model.safetensors"), str(encoding / "nan.zarr")]
+    argv += ["-o", str(encoding / "codes.zarr"), "--overwrite"]
+    if where in scheduler:
+        argv += ["--scheduler", *scheduler[where]]
+    assert main(argv) == 2
+    # One line, without the workers' log of the failed task.
+    one_line(capfd.readouterr().err, "the first at row 2500, column 3")
+    np.testing.assert_array_equal(
+        da.from_zarr(str(encoding / "codes.zarr")).compute(), np.full((5, 3), 7.0)
+    )
+    assert sorted(p.name for p in encoding.iterdir()) == before
+
+
+def test_an_encode_replaces_the_old_codes_once_written(encoding, client, capsys):
+    X = data(m=3001, n=8)
+    da.from_array(X, chunks=(1000, 8)).to_zarr(str(encoding / "X.zarr"))
+    argv = ["encode", str(encoding / "model.safetensors"), str(encoding / "X.zarr")]
+    argv += ["-o", str(encoding / "codes.zarr"), "--overwrite"]
+    assert main([*argv, "--scheduler", client.scheduler.address]) == 0
+    model = load(encoding / "model.safetensors")
+    np.testing.assert_allclose(
+        da.from_zarr(str(encoding / "codes.zarr")).compute(),
+        model.transform(X),
+        rtol=1e-14,
+    )
+    assert not [p for p in encoding.iterdir() if p.name.startswith(".")]
+
+
+BAD_OPTIONS = [
+    (["--scheduler", "tcp://127.0.0.1:notaport"], "'tcp://127.0.0.1:notaport'"),
+    (["--scheduler", "tcp://127.0.0.1:0"], "PORT 1-65535"),
+    (["--scheduler", "tcp://127.0.0.1:65536"], "PORT 1-65535"),
+    (["--scheduler", "tcp://:8786"], "tcp://HOST:PORT"),
+    (["--scheduler", "local:0"], "local:N with N >= 1, got 'local:0'"),
+    (["--scheduler", "local:two"], "local:N with N >= 1, got 'local:two'"),
+    (["--block-rows", "0"], "argument --block-rows: must be an integer >= 1, got 0"),
+    (["--block-rows", "x"], "argument --block-rows: must be an integer >= 1"),
+]
+
+
+@pytest.fixture
+def small(tmp_path):
+    """DATA.npy of 20 x 4 and a model of it, in a folder of their own."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    X = data(m=20, n=4)
+    np.save(folder / "X.npy", X)
+    SparseAutoencoder(n_components=2, max_iter=1).fit(X).save(folder / "m.safetensors")
+    return folder
+
+
+def commands(small, out):
+    """``train`` and ``encode`` argument lists writing into ``out``."""
+    return {
+        "train": ["train", str(small / "X.npy"), "-o", str(out / "run"), "--quiet"],
+        "encode": [
+            "encode",
+            str(small / "m.safetensors"),
+            str(small / "X.npy"),
+            "-o",
+            str(out / "codes.zarr"),
+        ],
+    }
+
+
+@pytest.mark.parametrize(("option", "message"), BAD_OPTIONS)
+@pytest.mark.parametrize("command", ["train", "encode"])
+def test_bad_cluster_options_are_refused_when_parsed(
+    small, tmp_path, command, option, message, monkeypatch, capsys
+):
+    if command == "encode" and option[0] == "--block-rows":
+        pytest.skip("encode has no --block-rows")
+
+    def no_cluster(address):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(cluster, "_client", no_cluster)
+    assert main([*commands(small, tmp_path)[command], *option]) == 2
+    one_line(capsys.readouterr().err, f"argument {option[0]}: ", message)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["train", "encode"])
+def test_an_unreachable_scheduler_is_one_line_soon(
+    small, tmp_path, command, monkeypatch, capsys
+):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT", 1)
+    address = f"tcp://127.0.0.1:{closed_port()}"
+    start = time.perf_counter()
+    assert main([*commands(small, tmp_path)[command], "--scheduler", address]) == 2
+    assert time.perf_counter() - start < 5
+    one_line(capsys.readouterr().err, f"--scheduler {address}: no Dask scheduler")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.parametrize("command", ["train", "encode"])
+def test_a_scheduler_without_workers_is_waited_on_for_a_while(
+    small, tmp_path, command, monkeypatch, capsys
+):
+    from distributed import LocalCluster
+
+    monkeypatch.setattr(cluster, "WORKER_TIMEOUT", 0.5)
+    with LocalCluster(
+        n_workers=0, processes=False, dashboard_address=":0", silence_logs=40
+    ) as empty:
+        address = empty.scheduler_address
+        argv = [*commands(small, tmp_path)[command], "--scheduler", address]
+        assert main(argv) == 2
+    waiting, error = capsys.readouterr().err.strip().splitlines()
+    assert waiting.startswith("waiting up to 0.5 s for a worker") and address in waiting
+    assert f"--scheduler {address}: no workers joined the scheduler" in error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
