@@ -197,3 +197,24 @@ def test_total_is_sum_of_terms():
         assert J == pytest.approx(
             terms.reconstruction + terms.weight_decay + terms.sparsity, rel=1e-15
         )
+
+
+def test_sparse_rows_evaluate_as_their_dense_equal():
+    import scipy.sparse as sp
+
+    X, params = tiny_problem(m=30, n=8, h=5, seed=2)
+    dense = evaluate(params, X, **HYPER)
+    for matrix in (sp.csr_matrix(X), sp.csc_array(X)):
+        sparse = evaluate(params, matrix, **HYPER)
+        assert sparse.terms.total == pytest.approx(dense.terms.total, rel=1e-14)
+        np.testing.assert_allclose(
+            sparse.grads.vector, dense.grads.vector, rtol=1e-12, atol=1e-15
+        )
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_are_refused_not_evaluated(bad):
+    X, params = tiny_problem(m=30, n=8, h=5, seed=2)
+    X[4, 2] = bad
+    with pytest.raises(ValueError, match="X contains 1 NaN or infinite values"):
+        evaluate(params, X, **HYPER)

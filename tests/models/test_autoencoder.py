@@ -253,6 +253,34 @@ def test_a_run_cut_short_while_still_falling_warns(digits):
     assert 0 < fell <= 100
 
 
+def test_a_minibatch_run_that_ends_worse_than_it_began_warns(digits):
+    # Below the divergence factor, the loss tripled and every unit saturated:
+    # the run once ended as "no improvement" without a word.
+    model = SparseAutoencoder(
+        4, solver="sgd", sparsity_weight=300, max_iter=30, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning, match="made the model worse.*learning_rate"):
+        model.fit(digits[:300])
+    assert model.loss_curve_[-1] > model._training_state.start_loss
+
+
+def test_a_line_search_stalled_at_the_kinks_of_topk_says_so():
+    from sparseae.solvers import SolverResult
+    from sparseae.training.lbfgs import LbfgsOutcome, convergence_problem
+
+    stalled = SolverResult(
+        np.zeros(2), 0.5, 74, 80, False, "the line search found no lower loss"
+    )
+    outcome = LbfgsOutcome(stalled, stopped=False, state=None)
+    assert "use dtype=float64" in convergence_problem(outcome, 400)
+    kinked = convergence_problem(outcome, 400, kinked=True)
+    assert "kinks" in kinked and "dtype=float64" not in kinked
+    # At the resolution of a minimum of 0 the run has converged.
+    at_zero = SolverResult(np.zeros(2), 1e-12, 74, 80, False, "no lower loss")
+    at_zero = LbfgsOutcome(at_zero, stopped=False, state=None)
+    assert convergence_problem(at_zero, 400, start_loss=0.3) is None
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [

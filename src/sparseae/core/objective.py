@@ -212,8 +212,13 @@ def decode(params: Params, codes: np.ndarray, output: str = "sigmoid") -> np.nda
     return expit(z3, out=z3) if output == "sigmoid" else z3
 
 
-def _check_data(params: Params, X) -> np.ndarray:
-    X = np.asarray(X)
+def _check_data(params: Params, X):
+    """``X`` as a float array or CSR matrix of the right shape, finite."""
+    if hasattr(X, "tocsr"):  # a SciPy sparse matrix or array: rows are sliced
+        X = X.tocsr()
+        values = X.data
+    else:
+        X = values = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != params.n_features or X.shape[0] == 0:
         raise ValueError(
             f"X must have shape (n_samples >= 1, {params.n_features}) to match W1 of "
@@ -221,6 +226,17 @@ def _check_data(params: Params, X) -> np.ndarray:
         )
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
+        values = X.data if hasattr(X, "tocsr") else X
+    # A sum is finite for nearly all finite data and costs no memory; only
+    # data that fail it are searched.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if not np.isfinite(values.sum()):
+            n_bad = int(np.count_nonzero(~np.isfinite(values)))
+            if n_bad:
+                raise ValueError(
+                    f"X contains {n_bad} NaN or infinite values; the objective "
+                    "needs finite numbers"
+                )
     return X
 
 

@@ -104,7 +104,12 @@ class TrainingMixin:
         run.fitting = outcome.stopped
         self._store_unit(Params.from_vector(outcome.result.theta.astype(dtype), n, h))
         self.n_iter_ = outcome.result.n_iter
-        problem = convergence_problem(outcome, self.max_iter)
+        problem = convergence_problem(
+            outcome,
+            self.max_iter,
+            kinked=settings.activation != "sigmoid",
+            start_loss=self.loss_curve_[0] if self.loss_curve_ else None,
+        )
         if problem is not None and outcome.result.n_iter >= self.max_iter:
             # The budget ended the run: worth a warning only if still falling.
             fall = still_falling(self.loss_curve_)
@@ -196,6 +201,20 @@ class TrainingMixin:
                 f"{self.loss_curve_[-1]:.4g}, is over {DIVERGENCE_FACTOR} times the "
                 f"{state.start_loss:.4g} of the first step, so training stopped "
                 f"there; lower learning_rate (got {rate!r})",
+                ConvergenceWarning,
+            )
+        elif (
+            fitting
+            and end != "stopped"
+            and self.loss_curve_[-1] > (state.start_loss or np.inf)
+        ):
+            # Below the divergence factor, but worse than where it started
+            # (partial_fit is left out: its next data may differ in scale).
+            warn_caller(
+                f"{self.solver} made the model worse: the mean loss of epoch "
+                f"{self.n_iter_}, {self.loss_curve_[-1]:.4g}, is above the "
+                f"{state.start_loss:.4g} of the first step; lower learning_rate "
+                f"(got {rate!r})",
                 ConvergenceWarning,
             )
         fall = still_falling(self.loss_curve_)

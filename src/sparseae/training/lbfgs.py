@@ -159,10 +159,20 @@ def fit_lbfgs(
     return LbfgsOutcome(result, stopped, state)
 
 
-def convergence_problem(outcome: LbfgsOutcome, max_iter: int) -> str | None:
+def convergence_problem(
+    outcome: LbfgsOutcome,
+    max_iter: int,
+    *,
+    kinked: bool = False,
+    start_loss: float | None = None,
+) -> str | None:
     """The ``ConvergenceWarning`` a run deserves, or None when it converged.
 
-    A run that ``on_step`` stopped deserves none.
+    A run that ``on_step`` stopped deserves none, nor one whose line search
+    failed at a loss below 1e-9 of ``start_loss`` (the floating-point
+    resolution of a minimum of 0).  ``kinked``: the objective has the kinks
+    of ReLU or top-k units, where a failed line search is expected
+    (docs/derivation.md, section 10).
     """
     result = outcome.result
     if result.converged or outcome.stopped:
@@ -171,10 +181,19 @@ def convergence_problem(outcome: LbfgsOutcome, max_iter: int) -> str | None:
         message = f"reached max_iter={max_iter} before converging"
         advice = "increase max_iter or tol"
     else:
-        # A failed line search: never seen on data of sensible scale, so it
-        # says the objective is too large or steep for the floating type.
+        if start_loss is not None and abs(result.loss) <= 1e-9 * abs(start_loss):
+            return None
         message = f"stopped after {result.n_iter} iterations ({result.message})"
-        advice = "scale the data, or use dtype=float64"
+        if kinked:
+            advice = (
+                "expected near a minimum for ReLU and top-k units, whose objective "
+                "has kinks where the line search cannot meet the Wolfe conditions "
+                "(docs/derivation.md, section 10); solver='adam' goes on from there"
+            )
+        else:
+            # Never seen on data of sensible scale with smooth units: it says
+            # the objective is too large or steep for the floating type.
+            advice = "scale the data, or use dtype=float64"
     if result.n_rejected:
         message += (
             f"; {result.n_rejected} trial points had a non-finite loss and were "
