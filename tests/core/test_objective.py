@@ -218,3 +218,28 @@ def test_non_finite_data_are_refused_not_evaluated(bad):
     X[4, 2] = bad
     with pytest.raises(ValueError, match="X contains 1 NaN or infinite values"):
         evaluate(params, X, **HYPER)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [-20.0, -40.0, -80.0])
+def test_the_kl_term_pulls_a_unit_driven_off_back(dtype, bias):
+    # ρ̂ ≈ e^z, and β s f'ᵀ1/m ≈ −βρ/ρ̂ · ρ̂: the exact pull on b1 is −βρ however
+    # far off the unit is.  With σ exact only to ulps of 1 and ρ̂ clamped at ε
+    # it was 0 from z ≈ −17 in float32 (−37 in float64).
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(20, 5)).astype(dtype)
+    params = Params.initialize(5, 3, rng=rng)
+    params.W1[...] *= 0.1
+    params.b1[...] = bias
+    result = evaluate(
+        params.astype(dtype),
+        X,
+        sparsity_target=0.05,
+        sparsity_weight=3.0,
+        weight_decay=0.0,
+    )
+    np.testing.assert_allclose(result.grads.b1, -3.0 * 0.05, rtol=1e-5)
+    # And the term itself: ρ log(ρ/ρ̂) + …, with log ρ̂ ≈ z.
+    assert result.terms.sparsity == pytest.approx(
+        3 * 3 * (0.05 * (np.log(0.05) - bias) + 0.95 * np.log(0.95)), rel=1e-3
+    )

@@ -468,8 +468,9 @@ def finish_sums(
     gW1[...] = total.grad_W1[:h]
     gb1[...] = total.grad_b1[:h]
     if total.grad_W1.shape[0] == 2 * h:
-        # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known.
-        s = s.astype(dtype)
+        # The β s f'ᵀ X half of eq. (11), now that ρ̂ is known, multiplied in
+        # float64: for a unit driven off, β s is huge and f'ᵀ X tiny (about
+        # −βρ/ρ̂ and ρ̂ m x̄), and float32 would hold neither.
         gW1 += s[:, None] * total.grad_W1[h:]
         gb1 += s * total.grad_b1[h:]
     elif np.any(s != 0):

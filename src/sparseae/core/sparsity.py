@@ -20,9 +20,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["RHO_ESTIMATES", "sparsity_slope", "update_rho_hat"]
+__all__ = ["RHO_ESTIMATES", "RHO_FLOOR", "sparsity_slope", "update_rho_hat"]
 
 RHO_ESTIMATES = ("batch", "running")
+# The smallest ρ̂ of a sigmoid unit that the KL term sees (docs/derivation.md,
+# section 7).  A unit driven off keeps a ρ̂ of e^z (expit's precision), and the
+# pull of eq. (7), −βρ/ρ̂ times a sum of that size, stays about −βρ however
+# small both get; clamping ρ̂ at ε instead cut it off below ε.  1e-200 keeps
+# β ρ / ρ̂ finite in float64 for any β < 1e100.
+RHO_FLOOR = 1e-200
 
 
 def update_rho_hat(previous, batch, decay):
@@ -81,7 +87,8 @@ def sparsity_slope(a2_sum, m, settings, dtype, previous_rho_hat=None, rho_decay=
     rho_hat : ndarray of shape (n_hidden,)
         The ρ̂ used, in ``dtype``.
     rho_clamped : ndarray of shape (n_hidden,)
-        ρ̂ clamped to [ε, 1 − ε], in float64.
+        For sigmoid units ρ̂ clamped to [:data:`RHO_FLOOR`, 1 − ε] (ε the
+        machine epsilon of ``dtype``), in float64.
     s : ndarray of shape (n_hidden,)
         β s, in float64.
     """
@@ -92,7 +99,7 @@ def sparsity_slope(a2_sum, m, settings, dtype, previous_rho_hat=None, rho_decay=
     # unit (docs/derivation.md, section 7).
     eps = np.finfo(dtype).eps
     if settings.activation == "sigmoid":
-        rho_clamped = np.clip(rho_hat, eps, 1 - eps)
+        rho_clamped = np.clip(rho_hat, RHO_FLOOR, 1 - eps)
     else:
         # ReLU codes have ρ̂ in [0, ∞): the L1 and squared penalties allowed
         # with them are finite there, and a clamp would change their value.

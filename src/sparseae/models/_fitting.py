@@ -206,14 +206,16 @@ class TrainingMixin:
         elif (
             fitting
             and end != "stopped"
-            and self.loss_curve_[-1] > (state.start_loss or np.inf)
+            and len(self.loss_curve_) >= 2
+            and self.loss_curve_[-1] > self.loss_curve_[0]
         ):
-            # Below the divergence factor, but worse than where it started
+            # Below the divergence factor, but worse than where it started:
+            # epoch means, which average out the noise of single batches
             # (partial_fit is left out: its next data may differ in scale).
             warn_caller(
                 f"{self.solver} made the model worse: the mean loss of epoch "
                 f"{self.n_iter_}, {self.loss_curve_[-1]:.4g}, is above the "
-                f"{state.start_loss:.4g} of the first step; lower learning_rate "
+                f"{self.loss_curve_[0]:.4g} of the first; lower learning_rate "
                 f"(got {rate!r})",
                 ConvergenceWarning,
             )
