@@ -81,8 +81,9 @@ class AutoencoderTransformMixin(TransformerMixin):
         Returns
         -------
         ndarray of shape (n_samples, n_components)
-            In the model's floating type.  A unit driven past about ±37
-            (float64) or ±17 (float32) rounds to exactly 0 or 1.
+            In the model's floating type.  A sigmoid unit driven past about
+            +37 (float64) or +17 (float32) rounds to exactly 1; towards 0 it
+            keeps its precision down to about −709 (float64) or −88 (float32).
         """
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
