@@ -372,3 +372,23 @@ def test_verbose_prints_the_stages(capsys):
         "Fine-tuning: 2 iterations, loss = ",
     ):
         assert line in out
+
+
+def test_a_pretrained_layer_that_collapsed_is_warned_about():
+    # The digits with layers 64, 32 and the default weight decay: the second
+    # layer's units sit at one value for every image, and the softmax on them
+    # guesses (about 0.10 before fine-tuning).
+    X, y = load_digits_scaled()
+    hyper = dict(pretrain_max_iter=100, softmax_max_iter=5, fine_tune_max_iter=1)
+    with pytest.warns(ConvergenceWarning) as caught:
+        StackedAutoencoder((64, 32), **hyper, random_state=0).fit(X, y)
+    collapsed = [str(w.message) for w in caught if "collapsed" in str(w.message)]
+    assert len(collapsed) == 1 and collapsed[0].startswith("pretraining layer 2")
+    assert "lower weight_decay (got 0.003)" in collapsed[0]
+    # A smaller weight decay keeps it: no such warning.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        StackedAutoencoder((64, 32), **hyper, weight_decay=1e-4, random_state=0).fit(
+            X, y
+        )
+    assert not [w for w in caught if "collapsed" in str(w.message)]

@@ -24,7 +24,7 @@ from .options import SEED, add_data_options, number
 from .runs import RunFolder, check_output
 
 EXAMPLE = """examples:
-  sparseae stack digits -o runs/stack --layers 32,16
+  sparseae stack digits -o runs/stack --layers 32,16 --weight-decay 1e-4
   sparseae stack x.npy --labels y.csv -o runs/stack --layers 200,200 \\
       --image-shape 28 28 --fine-tune-max-iter 100
 
