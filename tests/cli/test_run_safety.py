@@ -6,6 +6,8 @@ with one line naming the option, the value and what is valid.
 """
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -311,3 +313,38 @@ def test_encode_help_describes_encoding_on_a_cluster(capsys):
     assert "encode on a Dask cluster" in scheduler
     assert "INPUT must be" in scheduler and "-o a .zarr store" in scheduler
     assert "train on" not in text and "DATA must" not in text
+
+
+def test_a_closed_output_pipe_ends_the_command_quietly():
+    # `sparseae show MODEL | head -1`: the reader goes away; no error line,
+    # and the shell's status for SIGPIPE.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "sparseae.cli", "gradcheck"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141
+    assert done.stderr == b""
+
+
+def test_report_on_a_zarr_store_says_how_to_go_on(tmp_path, capsys):
+    store = tmp_path / "X.zarr"
+    store.mkdir()  # a zarr store is a folder; report must not take it for images
+    model = tmp_path / "m"
+    assert main(["train", "digits", *LBFGS, "--max-iter", "2", "-o", str(model)]) == 0
+    capsys.readouterr()
+    assert (
+        main(
+            ["report", str(model), "--data", str(store), "-o", str(tmp_path / "r.html")]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "is a zarr store" in err and "save a sample as .npy" in err
+    assert not (tmp_path / "r.html").exists()

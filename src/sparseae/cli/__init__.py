@@ -7,6 +7,7 @@ which registers its options and sets ``run(args) -> int`` as the handler.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .._version import __version__
@@ -18,6 +19,7 @@ COMMANDS = (demo, gradcheck, train, stack, encode, show, report)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 EXIT_USAGE = 2  # argparse's and the shell's convention for bad usage
+EXIT_BROKEN_PIPE = 141  # the shell's for SIGPIPE: the output's reader closed
 
 
 class UsageError(Exception):
@@ -71,6 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of stdout went away (`sparseae show M | head`): nothing
+        # to report.  stdout is pointed at /dev/null so that Python's flush
+        # at exit does not fail again (the Python documentation's recipe).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (ValueError, OSError) as error:
         return _fail(f"sparseae {args.command}: error: {error}")
 

@@ -57,6 +57,14 @@ def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
 
         return load_digits_scaled()[0], (8, 8)
     path = Path(source)
+    if path.suffix == ".zarr":
+        # train and encode read zarr stores on Dask (before coming here).
+        raise ValueError(
+            f"data {source!r} is a zarr store, which this command reads only "
+            "through Dask: train and encode take it (with --scheduler, or Dask's "
+            "local scheduler); for the others save a sample as .npy, e.g. "
+            "numpy.save('sample.npy', dask.array.from_zarr(store)[:10000].compute())"
+        )
     if path.is_dir():
         return _load_images(path)
     if not path.exists():
