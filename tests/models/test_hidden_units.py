@@ -97,6 +97,53 @@ def test_unit_norm_decoder_columns(X, solver):
     assert model.loss_curve_[-1] < model.loss_curve_[0]
 
 
+UNIT_NORM = dict(
+    hidden_activation="relu",
+    penalty="l1",
+    sparsity_weight=0.2,
+    unit_norm_decoder=True,
+    output_activation="linear",
+    random_state=0,
+    tol=0,
+)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_unit_norm_decoder_is_unit_norm_at_every_callback(X, solver, tmp_path):
+    # The steps move V off unit columns; what a callback sees (and saves) is
+    # V / ‖V‖, and the state keeps V, so a saved model resumes bit for bit.
+    norms = []
+
+    def callback(model, progress):
+        norms.append(np.linalg.norm(model.decoder_weights_, axis=0))
+        if progress.iteration == 3:
+            model.save(tmp_path / "at3.safetensors")
+        return progress.iteration == 3
+
+    hyper = dict(UNIT_NORM, solver=solver, learning_rate=0.05, max_iter=8)
+    stopped = SparseAutoencoder(6, **hyper).fit(X, callback=callback)
+    np.testing.assert_allclose(np.concatenate(norms), 1, rtol=1e-12)
+    np.testing.assert_allclose(
+        np.linalg.norm(stopped.decoder_weights_, axis=0), 1, rtol=1e-12
+    )
+    whole = SparseAutoencoder(6, **hyper).fit(X)
+    for resumed in (stopped, load(tmp_path / "at3.safetensors")):
+        resumed.resume_fit(X)
+        np.testing.assert_array_equal(resumed.decoder_weights_, whole.decoder_weights_)
+        np.testing.assert_array_equal(resumed.components_, whole.components_)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_a_unit_norm_run_extended_is_one_run(X, solver):
+    hyper = dict(UNIT_NORM, solver=solver, learning_rate=0.05)
+    whole = SparseAutoencoder(6, **hyper, max_iter=8).fit(X)
+    extended = SparseAutoencoder(6, **hyper, max_iter=4).fit(X)
+    extended.set_params(max_iter=8).resume_fit(X)
+    np.testing.assert_array_equal(extended.decoder_weights_, whole.decoder_weights_)
+    np.testing.assert_array_equal(extended.components_, whole.components_)
+    assert extended.loss_curve_ == whole.loss_curve_
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from ..core.decoder_norm import normalize_decoder_
+from ..core.decoder_norm import normalize_decoder_, unit_decoder
 from ..core.params import Params
 from ..core.tied import tie_
 from ..solvers import NonFiniteLossError
@@ -128,7 +128,13 @@ class TrainingMixin:
         """
         state = self._training_state
         params = self._params().copy()
+        if self.unit_norm_decoder and state.decoder_direction is not None:
+            # Go on from V itself, not from the unit W2 the model shows: the
+            # same bits as a run never stopped.
+            params.W2[...] = state.decoder_direction
         self._store(params)  # the model's weights are views of the loop's theta
+        if self.unit_norm_decoder:
+            state.decoder_direction = params.W2  # V, moved in place by the steps
         n, h = X.shape[1], self.n_components
         decay = self.rho_decay if self.rho_estimate == "running" else 0.0
         batch_size = resolve_batch_size(self.batch_size, X.shape[0])
@@ -155,6 +161,8 @@ class TrainingMixin:
             if self.tied_weights:
                 # theta's W2 is read and moved by nothing: written for the callback.
                 tie_(params)
+            if self.unit_norm_decoder:
+                self._show_unit_decoder(params)
             return callback(self, progress)
 
         budget = self.max_iter if fitting else self.n_iter_ + 1
@@ -191,10 +199,10 @@ class TrainingMixin:
             state.fitting = False
         if self.tied_weights:
             tie_(params)  # after the last step's W1
-        if self.unit_norm_decoder and end != "stopped":
-            # The last step moved V off unit columns; a stopped run is left
-            # as it was, so that resume_fit goes on bit for bit.
-            normalize_decoder_(params)
+        if self.unit_norm_decoder:
+            # The last step moved V off unit columns: the model shows V / ‖V‖,
+            # and the training state keeps V for resume_fit.
+            self._show_unit_decoder(params)
         if end == "diverged":
             warn_caller(
                 f"{self.solver} diverged: the mean loss of epoch {self.n_iter_}, "
@@ -227,6 +235,11 @@ class TrainingMixin:
                 "max_iter or tol",
                 ConvergenceWarning,
             )
+
+    def _show_unit_decoder(self, params: Params) -> None:
+        """Set ``decoder_weights_`` to V / ‖V‖ of the loop's ``params`` (a copy)."""
+        unit, _ = unit_decoder(params)
+        self.decoder_weights_ = unit.W2
 
     def _generator(self) -> np.random.Generator:
         return np.random.default_rng(

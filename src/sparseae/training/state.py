@@ -103,6 +103,11 @@ class MinibatchState:
         Whether a ``fit`` is under way (interrupted), so ``resume_fit`` can go on.
     fingerprint : str or None
         :func:`data_fingerprint` of the data of that fit.
+    decoder_direction : ndarray of shape (n_features, n_hidden) or None
+        With ``unit_norm_decoder``, the decoder V that the steps move, whose
+        columns are rescaled to unit norm before each step: the model shows
+        W2 = V / ‖V‖, and a resumed or extended run goes on from V itself,
+        bit for bit.  None otherwise.
     """
 
     rng: np.random.Generator
@@ -117,6 +122,7 @@ class MinibatchState:
     start_loss: float | None = None
     fitting: bool = False
     fingerprint: str | None = None
+    decoder_direction: np.ndarray | None = None
 
     def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
         """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
@@ -128,6 +134,8 @@ class MinibatchState:
             arrays["permutation"] = self.permutation
         if self.since_fired is not None:
             arrays["since_fired"] = self.since_fired
+        if self.decoder_direction is not None:
+            arrays["decoder_direction"] = self.decoder_direction
         numbers = {
             "rng": self.rng.bit_generator.state,
             "optimizer": {"name": self.optimizer.name, **opt_numbers},
@@ -157,7 +165,7 @@ class MinibatchState:
             raise ValueError(f"fields must be {sorted(SAVED_FIELDS)}, got {got}")
         numbers = _upgraded(numbers)
         unknown = {k for k in arrays if not k.startswith("optimizer.")}
-        unknown -= {"rho_hat", "permutation", "since_fired"}
+        unknown -= {"rho_hat", "permutation", "since_fired", "decoder_direction"}
         if unknown:
             raise ValueError(f"unknown arrays {sorted(unknown)}")
         try:
@@ -182,6 +190,7 @@ class MinibatchState:
                 start_loss=numbers["start_loss"],
                 fitting=numbers["fitting"],
                 fingerprint=numbers["fingerprint"],
+                decoder_direction=_copy(arrays.get("decoder_direction")),
             )
         except (KeyError, TypeError, AttributeError, OverflowError) as error:
             raise ValueError(f"{type(error).__name__}: {error}") from None
@@ -223,6 +232,17 @@ class MinibatchState:
                 )
             if not np.isfinite(array).all():
                 raise ValueError(f"{name} has NaN or infinite values")
+        direction = self.decoder_direction
+        if direction is not None:
+            n_features = (n_params - n_hidden) // (2 * n_hidden + 1)
+            if direction.shape != (n_features, n_hidden) or direction.dtype != dtype:
+                raise ValueError(
+                    f"decoder_direction must be {np.dtype(dtype).name} of shape "
+                    f"({n_features}, {n_hidden}), got {direction.dtype} of shape "
+                    f"{direction.shape}"
+                )
+            if not np.isfinite(direction).all():
+                raise ValueError("decoder_direction has NaN or infinite values")
         since = self.since_fired
         if since is not None:
             if since.shape != (n_hidden,) or since.dtype != np.int64:
@@ -351,6 +371,7 @@ class LbfgsRun:
     solver: LbfgsState
     fitting: bool = False
     fingerprint: str | None = None
+    decoder_direction: np.ndarray | None = None
 
     def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
         """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
