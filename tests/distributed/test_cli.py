@@ -7,6 +7,7 @@ worker-less scheduler is reported rather than waited on forever.
 
 import socket
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -111,6 +112,13 @@ def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
     assert "--block-rows is 64 but the run used 32" in capsys.readouterr().err
 
 
+def fitted(X, n_components):
+    """A model of ``X`` after two iterations (its ConvergenceWarning ignored)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return SparseAutoencoder(n_components=n_components, max_iter=2).fit(X)
+
+
 def one_line(err: str, *patterns) -> None:
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     for pattern in patterns:
@@ -121,8 +129,7 @@ def one_line(err: str, *patterns) -> None:
 def encoding(tmp_path):
     """A model, data of 3001 rows in chunks of 1000 (one NaN at row 2500), old codes."""
     X = data(m=3001, n=8)
-    model = SparseAutoencoder(n_components=3, max_iter=2).fit(X)
-    model.save(tmp_path / "model.safetensors")
+    fitted(X, 3).save(tmp_path / "model.safetensors")
     X[2500, 3] = np.nan
     da.from_array(X, chunks=(1000, 8)).to_zarr(str(tmp_path / "nan.zarr"))
     old = tmp_path / "codes.zarr"
@@ -183,7 +190,7 @@ def small(tmp_path):
     folder.mkdir()
     X = data(m=20, n=4)
     np.save(folder / "X.npy", X)
-    SparseAutoencoder(n_components=2, max_iter=1).fit(X).save(folder / "m.safetensors")
+    fitted(X, 2).save(folder / "m.safetensors")
     return folder
 
 

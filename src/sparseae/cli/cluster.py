@@ -26,8 +26,9 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..io.atomic import fsync_folder
 from .options import check_output_file, number, scheduler
-from .runs import _fsync_folder, _sigint_deferred
+from .runs import _sigint_deferred
 
 __all__ = [
     "CONNECT_TIMEOUT",
@@ -352,13 +353,14 @@ def _compute(store, client) -> None:
     except BaseException:
         future.cancel()
         names = {key[0] if isinstance(key, tuple) else key for key in store.dask}
-        deadline = time.monotonic() + WORKER_TIMEOUT
+        # A chunk's task takes seconds; one stuck longer is not waited for.
+        deadline = time.monotonic() + 60
         try:
             while time.monotonic() < deadline and any(
                 client.run(_running, names, on_error="ignore").values()
             ):
                 time.sleep(0.05)
-        except Exception:  # noqa: S110 - the task's error is the one to report
+        except Exception:  # the task's error is the one to report
             pass
         raise
 
@@ -418,7 +420,7 @@ def _swap_in(new: Path, path: Path) -> None:
             if had_old:
                 os.replace(old, path)
             raise
-        _fsync_folder(path.parent)
+        fsync_folder(path.parent)
     if had_old:
         if old.is_dir() and not old.is_symlink():
             shutil.rmtree(old, ignore_errors=True)

@@ -69,7 +69,8 @@ def add_parser(subparsers) -> None:
         "--output",
         type=Path,
         required=True,
-        help="where to write the activations: a .npy, .npz or .csv file",
+        help="where to write the activations: a .npy, .npz or .csv file, or a "
+        ".zarr store with --scheduler or a zarr INPUT",
     )
     parser.add_argument(
         "--overwrite",

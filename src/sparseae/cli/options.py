@@ -78,7 +78,9 @@ def scheduler(text: str) -> str:
     """An argparse ``type`` for ``--scheduler``: ``tcp://HOST:PORT`` or ``local:N``.
 
     ``tls://HOST:PORT`` is taken too, for a cluster whose certificates are in
-    Dask's configuration.  The value is returned as given.
+    Dask's configuration, and ``inproc://`` addresses, which only a program
+    calling :func:`sparseae.cli.main` beside its own cluster can reach.  The
+    value is returned as given.
 
     Examples
     --------
@@ -91,8 +93,10 @@ def scheduler(text: str) -> str:
 local:N with N >= 1, got 'local:0'
     """
     remote, local = _REMOTE.fullmatch(text), _LOCAL.fullmatch(text)
-    if (remote and 1 <= int(remote.group(1)) <= 65535) or (
-        local and int(local.group(1)) >= 1
+    if (
+        (remote and 1 <= int(remote.group(1)) <= 65535)
+        or (local and int(local.group(1)) >= 1)
+        or re.fullmatch(r"inproc://\S+", text)
     ):
         return text
     hint = ""

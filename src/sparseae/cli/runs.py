@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.atomic import fsync_folder
+
 __all__ = [
     "RUN_FILES",
     "STAGING",
@@ -177,7 +179,7 @@ class RunFolder:
             for name in RUN_FILES:
                 if name not in new:
                     (self.folder / name).unlink(missing_ok=True)
-            _fsync_folder(self.folder)
+            fsync_folder(self.folder)
             shutil.rmtree(self.path, ignore_errors=True)
 
     def discard(self) -> None:
@@ -210,17 +212,6 @@ def _sigint_deferred():
         signal.signal(signal.SIGINT, previous)
     if pressed:
         raise KeyboardInterrupt
-
-
-def _fsync_folder(folder: Path) -> None:
-    # The renames are durable once the folder's entries are on the disk.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _option(name: str) -> str:

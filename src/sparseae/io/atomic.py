@@ -14,7 +14,7 @@ import os
 import uuid
 from pathlib import Path
 
-__all__ = ["remove_stale_temporaries", "write_bytes_atomically"]
+__all__ = ["fsync_folder", "remove_stale_temporaries", "write_bytes_atomically"]
 
 
 def _temporary_name(path: Path, tag: str) -> Path:
@@ -58,11 +58,12 @@ def write_bytes_atomically(path, data: bytes) -> Path:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_folder(path.parent)
+    fsync_folder(path.parent)
     return path
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder) -> None:
+    """Flush ``folder``'s entries to the disk, making renames in it durable."""
     # The rename is only durable once the folder's entry is on the disk; without
     # this a power cut can bring the old name back.  Windows cannot open a
     # folder for fsync (and its rename is journalled), so it is skipped there.
