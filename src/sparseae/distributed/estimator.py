@@ -50,13 +50,16 @@ class DaskSparseAutoencoder(SparseAutoencoder):
     """:class:`~sparseae.SparseAutoencoder` trained on a dask array, where it lies.
 
     Full-batch L-BFGS runs on the client, as in memory, with an objective that
-    each evaluation computes on the cluster: θ is broadcast once, every row
-    chunk is summed by a task on the worker that holds it (or reads it), and
-    the chunks' sums are added by a fixed tree of tasks ordered by chunk index
-    (``docs/distributed.md``).  For the same data, ``block_rows`` and
-    ``random_state``, the fitted parameters are bit-identical to those of
-    :meth:`SparseAutoencoder.fit` in memory or on a ``.npy`` file, on any
-    number of workers, and whatever happens to workers during the fit.
+    each evaluation computes on the cluster: θ is sent once per evaluation,
+    by ``client.scatter`` to one worker, from which the chunks' tasks on the
+    other workers fetch it (no ``broadcast=True``); every row chunk is summed
+    by a task on the worker that holds it (or reads it), and the chunks' sums
+    are added by a fixed tree of tasks ordered by chunk index
+    (``docs/distributed.md``, which also says why θ is not broadcast).  For
+    the same data, ``block_rows`` and ``random_state``, the fitted parameters
+    are bit-identical to those of :meth:`SparseAutoencoder.fit` in memory or
+    on a ``.npy`` file, on any number of workers, and whatever happens to
+    workers during the fit.
 
     SGD and Adam are data-parallel: each step's global batch is drawn as in
     memory and every chunk sums its own rows of it; the sums give the batch's
