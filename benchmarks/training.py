@@ -2,9 +2,9 @@
 
 - ``classic demo``: ``SparseAutoencoder`` on 10,000 8x8 natural-image patches
   (``sparseae.datasets.load_patches``), 64-25-64, ρ=0.01, λ=1e-4, β=3, 400
-  L-BFGS iterations, float64 (the demo's default) and float32; each also with
-  ``solver_blas_single_thread``, the change to ``sparseae.solvers.lbfgs``
-  proposed in docs/performance.md, applied here by patching.
+  L-BFGS iterations, float64 (the demo's default) and float32.  (An earlier
+  version also timed SciPy's L-BFGS-B with its vector work on one BLAS
+  thread, patched in; the package's own L-BFGS does that itself now.)
 - ``per iteration``: the same estimator against scikit-learn's
   ``MLPRegressor`` (logistic hidden layer of the same size, identity output,
   L-BFGS, squared loss, L2 penalty), both fitted to reconstruct X, each timed
@@ -13,15 +13,11 @@
 
 import time
 import warnings
-from contextlib import contextmanager
-from unittest import mock
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
-from threadpoolctl import ThreadpoolController
 
-import sparseae.solvers.lbfgs as lbfgs
 from sparseae import SparseAutoencoder
 
 from .common import HYPER, data, interleaved
@@ -49,56 +45,20 @@ def sparse_autoencoder(h, max_iter, dtype):
     )
 
 
-@contextmanager
-def solver_blas_single_thread():
-    """SciPy's L-BFGS-B with one BLAS thread, the objective with the caller's.
-
-    SciPy's L-BFGS-B calls BLAS on vectors as long as the parameters, where
-    OpenBLAS's threads cost far more than they give (40 times slower for 3,289
-    parameters on the test machine).
-    """
-    controller = ThreadpoolController()
-    original = lbfgs.minimize
-
-    def minimize(fun, x0, *args, **kwargs):
-        outside = controller.info()
-
-        def objective(theta, *more):
-            with controller.limit(limits=outside):
-                return fun(theta, *more)
-
-        with controller.limit(limits=1, user_api="blas"):
-            return original(objective, x0, *args, **kwargs)
-
-    with mock.patch.object(lbfgs, "minimize", minimize):
-        yield
-
-
 def classic_demo(rounds, log=print):
     X, source = patches()
     log(f"  classic demo on {source}, {rounds} rounds")
     fitted = {}
 
-    def contender(dtype, fixed):
+    def contender(dtype):
         def run():
             model = sparse_autoencoder(25, 400, dtype)
-            key = np.dtype(dtype).name + (", solver fix" if fixed else "")
-            if fixed:
-                with solver_blas_single_thread():
-                    fitted[key] = (_fit(model, X), model)
-            else:
-                fitted[key] = (_fit(model, X), model)
+            fitted[np.dtype(dtype).name] = (_fit(model, X), model)
 
         return run
 
     medians = interleaved(
-        {
-            np.dtype(dtype).name + (", solver fix" if fixed else ""): contender(
-                dtype, fixed
-            )
-            for fixed in (False, True)
-            for dtype in (np.float64, np.float32)
-        },
+        {np.dtype(dtype).name: contender(dtype) for dtype in (np.float64, np.float32)},
         rounds,
     )
     return {
