@@ -210,6 +210,19 @@ def test_demo_refuses_other_suffixes_and_existing_pictures(tmp_path, capsys):
     assert picture.read_bytes().startswith(b"\x89PNG")
 
 
+def test_the_demo_run_again_replaces_its_own_default_picture(
+    tmp_path, monkeypatch, capsys
+):
+    # The README's one command, run a second time, must work again.
+    monkeypatch.chdir(tmp_path)
+    fast = ["demo", "--patches", "300", "--max-iter", "2"]
+    assert main(fast) == 0
+    first = (tmp_path / "filters.png").read_bytes()
+    assert main([*fast, "--seed", "1"]) == 0
+    assert (tmp_path / "filters.png").read_bytes() != first
+    assert sorted(os.listdir(tmp_path)) == ["filters.png"]
+
+
 # ------------------------------------------------------ 3. -o is checked ---
 
 

@@ -11,6 +11,8 @@ import numpy as np
 
 from .options import SEED, check_output_file, number
 
+DEFAULT_OUTPUT = Path("filters.png")
+
 EXAMPLE = """example:
   sparseae demo                      # writes filters.png in this folder
   sparseae demo --output out/filters.png --seed 3 --max-iter 200
@@ -34,13 +36,16 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--output",
         type=Path,
-        default=Path("filters.png"),
-        help="where to write the filter picture, a .png file (default filters.png)",
+        default=None,
+        help=(
+            "where to write the filter picture, a .png file (default filters.png, "
+            "which each demo replaces)"
+        ),
     )
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="replace the picture if it exists (it is written atomically)",
+        help="replace an --output that exists (it is written atomically)",
     )
     parser.add_argument("--seed", type=SEED, default=0, help="random seed (default 0)")
     parser.add_argument(
@@ -66,13 +71,18 @@ def add_parser(subparsers) -> None:
 
 def run(args) -> int:
     """Train, print the figures of the run, and save the filters."""
+    # The default picture is the demo's own, replaced by each run, so that
+    # the README's one command can be run again; a file named with --output
+    # may be something else of the user's, and is replaced only when asked.
+    overwrite = args.overwrite or args.output is None
+    args.output = DEFAULT_OUTPUT if args.output is None else args.output
     # Checked before the minute of training that the picture would cost.
     if args.output.suffix.lower() != ".png":
         raise ValueError(
             f"--output {str(args.output)!r} has suffix {args.output.suffix!r}; the "
             "filter picture is a PNG: give a .png file"
         )
-    check_output_file(args.output, "--output", overwrite=args.overwrite)
+    check_output_file(args.output, "--output", overwrite=overwrite)
 
     from sklearn.exceptions import ConvergenceWarning
 
