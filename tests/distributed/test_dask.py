@@ -347,3 +347,33 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
             )
     assert killed
     assert_same_model(model, want)
+
+
+def test_an_evaluation_gives_up_clearly_when_workers_stay_lost(client, monkeypatch):
+    from distributed.comm import CommClosedError
+
+    import sparseae.distributed._evaluate as evaluate_module
+
+    X = da.from_array(data(), chunks=(350, 12))
+    cluster = ClusterData(align(X, 16), 16, 5, client)
+    theta = Params.initialize(12, 5, rng=np.random.default_rng(0)).vector
+    settings = make_settings(**HYPER)
+    lost = []
+
+    def always_lost(*args):
+        lost.append(1)
+        raise CommClosedError("worker gone")
+
+    monkeypatch.setattr(cluster, "_map_once", always_lost)
+    with pytest.raises(ConnectionError, match="failed 5 times .*is the cluster up"):
+        cluster.sums(theta, settings)
+    assert len(lost) == 5
+    # No worker coming back: a bounded wait, then the same kind of error.
+    monkeypatch.setattr(evaluate_module, "WORKER_WAIT", 0.1)
+    monkeypatch.setattr(
+        client,
+        "wait_for_workers",
+        lambda n, timeout: (_ for _ in ()).throw(TimeoutError()),
+    )
+    with pytest.raises(ConnectionError, match=r"none joined again within 0\.1 s"):
+        cluster.sums(theta, settings)

@@ -32,6 +32,8 @@ __all__ = ["ClusterData", "align", "chunk_sums", "default_client"]
 
 # Evaluations tried before giving up when workers keep disappearing.
 _ATTEMPTS = 5
+# Seconds to wait, after losing workers, for one to be there again.
+WORKER_WAIT = 60
 
 
 def _lost_errors():
@@ -219,11 +221,17 @@ class ClusterData:
                 # their graph, and the same sums come out, so the evaluation is
                 # simply repeated.
                 if attempt == _ATTEMPTS - 1:
-                    raise RuntimeError(
+                    raise ConnectionError(
                         f"the evaluation failed {_ATTEMPTS} times as workers were "
                         f"lost ({type(error).__name__}: {error}); is the cluster up?"
                     ) from error
-                self.client.wait_for_workers(1)
+                try:
+                    self.client.wait_for_workers(1, timeout=WORKER_WAIT)
+                except TimeoutError:
+                    raise ConnectionError(
+                        f"workers were lost ({type(error).__name__}: {error}) and "
+                        f"none joined again within {WORKER_WAIT} s; is the cluster up?"
+                    ) from error
 
     def _map_once(self, function, theta, arguments_per_chunk):
         client = self.client
