@@ -370,10 +370,10 @@ def test_an_evaluation_gives_up_clearly_when_workers_stay_lost(client, monkeypat
     assert len(lost) == 5
     # No worker coming back: a bounded wait, then the same kind of error.
     monkeypatch.setattr(evaluate_module, "WORKER_WAIT", 0.1)
-    monkeypatch.setattr(
-        client,
-        "wait_for_workers",
-        lambda n, timeout: (_ for _ in ()).throw(TimeoutError()),
-    )
+
+    def no_worker_joins(n, timeout):
+        raise TimeoutError(f"no worker within {timeout} s")
+
+    monkeypatch.setattr(client, "wait_for_workers", no_worker_joins)
     with pytest.raises(ConnectionError, match=r"none joined again within 0\.1 s"):
         cluster.sums(theta, settings)
