@@ -298,9 +298,16 @@ def test_the_in_memory_estimator_refuses_dask_arrays(zarr_data):
 
 def test_bad_data_is_refused_with_the_reason(client):
     X = data()
-    X[3, 4] = np.nan
-    with pytest.raises(ValueError, match="1 non-finite"):
-        DaskSparseAutoencoder(n_components=3, client=client).fit(da.from_array(X))
+    X[300, 4] = np.nan
+    X[650, 1] = np.inf
+    # Where, in the whole data (not in a chunk), and of which kind.
+    with pytest.raises(
+        ValueError,
+        match=r"2 non-finite values \(1 NaN, 1 inf\), the first at row 300, column 4",
+    ):
+        DaskSparseAutoencoder(n_components=3, client=client).fit(
+            da.from_array(X, chunks=(200, 12))
+        )
     with pytest.raises(ValueError, match="values in"):
         DaskSparseAutoencoder(n_components=3, loss="cross_entropy", client=client).fit(
             da.from_array(data() * 3)

@@ -174,9 +174,17 @@ n_iter_, loss_curve_, history_, n_features_in_
         # One pass for the checks and the digest that resume_fit compares.
         data.content = data.fingerprint(digests)
         if n_bad:
+            # A second pass, only for the message: where, and of which kind.
+            bad = ~da.isfinite(data.X)
+            n_nan, first = data.compute(
+                da.isnan(data.X).sum(), da.argmax(bad.any(axis=1))
+            )
+            (row,) = data.compute(data.X[int(first)])
+            column = int(np.flatnonzero(~np.isfinite(row))[0])
             raise ValueError(
-                f"X contains {int(n_bad)} non-finite values; the autoencoder "
-                "needs finite numbers: impute or drop them"
+                f"X contains {int(n_bad)} non-finite values ({int(n_nan)} NaN, "
+                f"{int(n_bad - n_nan)} inf), the first at row {int(first)}, column "
+                f"{column}; the autoencoder needs finite numbers: impute or drop them"
             )
         check_target_range(
             np.array([[low, high]]),
