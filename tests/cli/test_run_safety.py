@@ -361,3 +361,11 @@ def test_report_on_a_zarr_store_says_how_to_go_on(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is a zarr store" in err and "save a sample as .npy" in err
     assert not (tmp_path / "r.html").exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "99999999999999999999"])
+def test_a_seed_out_of_range_names_the_option(tmp_path, capsys, seed):
+    assert main(["train", "digits", "-o", str(tmp_path / "r"), "--seed", seed]) == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: must be an integer >= 0 and <= 4294967295" in err
+    assert not (tmp_path / "r").exists()

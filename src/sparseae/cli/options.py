@@ -16,7 +16,7 @@ from pathlib import Path
 __all__ = ["SEED", "add_data_options", "check_output_file", "number", "scheduler"]
 
 
-def number(kind, *, low=None, above=None, auto=False, finite=False):
+def number(kind, *, low=None, above=None, high=None, auto=False, finite=False):
     """An argparse ``type`` for ``kind`` (int or float) values in a range.
 
     Parameters
@@ -25,6 +25,8 @@ def number(kind, *, low=None, above=None, auto=False, finite=False):
         ``int`` or ``float``.
     low, above : number or None, default=None
         Smallest valid value; or the value every valid one exceeds.
+    high : number or None, default=None
+        Largest valid value.
     auto : bool, default=False
         Whether the word ``auto`` is valid too (and kept as the string).
     finite : bool, default=False
@@ -44,6 +46,8 @@ def number(kind, *, low=None, above=None, auto=False, finite=False):
         what += f" >= {low}"
     if above is not None:
         what += f" > {above}"
+    if high is not None:
+        what += f" and <= {high}"
     if auto:
         what += " or 'auto'"
 
@@ -57,6 +61,7 @@ def number(kind, *, low=None, above=None, auto=False, finite=False):
         if (
             (low is not None and not value >= low)
             or (above is not None and not value > above)
+            or (high is not None and not value <= high)
             or (finite and not math.isfinite(value))
         ):
             raise argparse.ArgumentTypeError(f"must be {what}, got {value!r}")
@@ -67,7 +72,7 @@ def number(kind, *, low=None, above=None, auto=False, finite=False):
 
 
 # random_state takes the seeds NumPy's legacy RandomState takes.
-SEED = number(int, low=0)
+SEED = number(int, low=0, high=2**32 - 1)
 
 # HOST is a name, an IPv4 address or a bracketed IPv6 one ([::1]).
 _REMOTE = re.compile(r"(?:tcp|tls)://(?:\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]@]+):([0-9]+)")
