@@ -143,3 +143,70 @@ def test_params_of_another_type_are_cast():
     got = evaluate_chunks(params.astype(np.float32), [X], **HYPER)
     assert got.grads.dtype == np.float64
     assert isinstance(got.grads, Params)
+
+
+def _npy(tmp_path, name, array, **kwargs):
+    path = tmp_path / name
+    np.save(path, array, **kwargs)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("array", "words"),
+    [
+        (np.arange(6.0).reshape(3, 2).astype(object), "dtype object"),
+        (np.zeros((3, 2), dtype="U3"), "dtype <U3"),
+        (np.zeros((3, 2), dtype="datetime64[s]"), "dtype datetime64"),
+        (np.zeros((3, 2), dtype=[("a", "<f8"), ("b", "<f4")]), "[('a', '<f8')"),
+        (np.ones((3, 2), dtype=complex), "Complex data not supported"),
+    ],
+)
+def test_npy_refuses_what_is_not_plain_real_numbers(tmp_path, array, words):
+    # An object array mapped as such read pickle bytes as pointers (segfault).
+    path = _npy(tmp_path, "bad.npy", array, allow_pickle=True)
+    with pytest.raises(ValueError, match="bad.npy") as error:
+        NpyChunks(path)
+    assert words in str(error.value)
+
+
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint16, ">f8", np.float16])
+def test_npy_takes_plain_real_numbers(tmp_path, dtype):
+    path = _npy(tmp_path, "X.npy", np.arange(6).reshape(3, 2).astype(dtype))
+    chunks = list(NpyChunks(path, chunk_rows=2, dtype=np.float64))
+    np.testing.assert_array_equal(
+        np.concatenate(chunks), np.arange(6).reshape(3, 2).astype(dtype)
+    )
+
+
+def test_npy_names_a_damaged_file(tmp_path):
+    empty = tmp_path / "zero.npy"
+    empty.write_bytes(b"")
+    with pytest.raises(ValueError, match=r"zero\.npy.*EOF"):
+        NpyChunks(empty)
+    whole = _npy(tmp_path, "trunc.npy", np.ones((10, 3))).read_bytes()
+    (tmp_path / "trunc.npy").write_bytes(whole[:-8])
+    with pytest.raises(ValueError, match=r"trunc\.npy is truncated.*shape \(10, 3\)"):
+        NpyChunks(tmp_path / "trunc.npy")
+    with pytest.raises(ValueError, match=r"none\.npy .*\(5, 0\).*no columns"):
+        NpyChunks(_npy(tmp_path, "none.npy", np.ones((5, 0))))
+
+
+def test_npy_names_the_file_row_of_a_nan(tmp_path):
+    X = np.ones((100, 3))
+    X[99, 2] = np.nan
+    path = _npy(tmp_path, "X.npy", X)
+    with pytest.raises(ValueError, match=r"X\.npy .*first at row 99, column 2"):
+        list(NpyChunks(path, chunk_rows=7))
+
+
+def test_fit_file_names_the_file_row_of_a_nan_and_refuses_complex(tmp_path):
+    from sparseae import SparseAutoencoder
+
+    X = np.full((100, 3), 0.5)
+    X[99, 1] = np.nan
+    source = NpyChunks(_npy(tmp_path, "X.npy", X), chunk_rows=7)
+    with pytest.raises(ValueError, match="first at row 99, column 1"):
+        SparseAutoencoder(2, max_iter=1).fit_file(source)
+    path = _npy(tmp_path, "c.npy", np.full((4, 3), 0.5 + 0j))
+    with pytest.raises(ValueError, match="Complex data not supported: .*c.npy"):
+        SparseAutoencoder(2, max_iter=1).fit_file(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -207,28 +208,107 @@ def _load_array(path: Path) -> np.ndarray:
         with _reading(path, "a .npz archive"), open(path, "rb") as file:
             with np.load(file, allow_pickle=False) as archive:
                 arrays = dict(archive.items())
+        if not arrays:
+            raise ValueError(
+                f"{path} is an empty .npz archive (it holds no arrays); save the "
+                "data in it, e.g. numpy.savez(path, X=X)"
+            )
         if len(arrays) != 1 and "X" not in arrays:
             raise ValueError(
                 f"{path} holds arrays {list(arrays)}; name the data 'X' or keep one"
             )
         return arrays["X"] if "X" in arrays else next(iter(arrays.values()))
     if suffix == ".csv":
-        with _reading(path, "a .csv file of numbers"):
-            with open(path) as file:
-                first = file.readline()
-            try:
-                [float(value) for value in first.split(",")]
-                header = 0
-            except ValueError:
-                header = 1
-            with warnings.catch_warnings():
-                # An empty file is reported below, with its name.
-                warnings.simplefilter("ignore", UserWarning)
-                return np.loadtxt(path, delimiter=",", skiprows=header, ndmin=2)
+        return _load_csv(path)
     raise ValueError(
         f"{path} has suffix {suffix!r}; the data must be a .npy, .npz or .csv file, "
         "a folder of images, 'patches' or 'digits'"
     )
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _csv_rows(lines):
+    """``(line number, cells)`` of each line that holds data, numbered from 1."""
+    for number, line in enumerate(lines, 1):
+        line = line.split("#", 1)[0].strip()  # np.loadtxt's comments
+        if line:
+            yield number, line.split(",")
+
+
+def _bad_csv_cell(path: Path, number: int, column: int, cell: str) -> ValueError:
+    hint = ""
+    if any(separator in cell.strip() for separator in ";\t "):
+        hint = " (the values must be separated by commas)"
+    return ValueError(
+        f"{path} line {number}, column {column}: {cell.strip()!r} is not a "
+        f"number{hint}; a .csv file must hold numbers only, after an optional "
+        "header line of names"
+    )
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    """The numbers of a .csv file, after a header line when there is one.
+
+    The first line is a header when none of its cells is a number; a line
+    that mixes numbers and other cells, an empty cell, or a line of another
+    length is refused with its line number in the file.
+    """
+    with _reading(path, "a .csv file of numbers"):
+        # utf-8-sig drops a byte-order mark; a header in another encoding is
+        # dropped all the same, and a damaged number is reported below.
+        lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
+    rows = _csv_rows(lines)
+    first = next(rows, None)
+    if first is not None:
+        number, cells = first
+        # Numbers with another separator (``0.1;0.2``) are no header.
+        words = re.split(r"[,;\s]+", ",".join(cells))
+        if not any(_is_number(word) for word in words):
+            lines[number - 1] = ""  # a header
+    try:
+        with warnings.catch_warnings():
+            # An empty file is reported by the caller, with its name.
+            warnings.simplefilter("ignore", UserWarning)
+            return np.loadtxt(lines, delimiter=",", ndmin=2)
+    except ValueError as error:
+        width = None
+        for number, cells in _csv_rows(lines):
+            for column, cell in enumerate(cells, 1):
+                if not _is_number(cell):
+                    raise _bad_csv_cell(path, number, column, cell) from None
+            if width is None:
+                width, start = len(cells), number
+            elif len(cells) != width:
+                raise ValueError(
+                    f"{path} line {number} has {len(cells)} values but line "
+                    f"{start} has {width}; every row must have as many"
+                ) from None
+        raise ValueError(
+            f"cannot read {path} as a .csv file of numbers: {error}"
+        ) from error
+
+
+def _grey_levels(image) -> np.ndarray:
+    """An image's grey levels in [0, 1], as floats.
+
+    Images of 8 bits a channel (and palette, bilevel and colour images) are
+    converted to 8-bit grey and divided by 255; single-channel images of wider
+    integers (16-bit PNG, 32-bit TIFF) are divided by their type's maximum,
+    and floating images (32-bit TIFF) are taken as they are.
+    """
+    if image.mode == "F" or image.mode.startswith("I"):
+        pixels = np.asarray(image)
+        if pixels.dtype.kind in "iu":
+            return pixels / float(np.iinfo(pixels.dtype).max)
+        return pixels.astype(np.float64)
+    return np.asarray(image.convert("L"), dtype=np.float64) / 255
 
 
 def _load_images(folder: Path):
@@ -236,13 +316,22 @@ def _load_images(folder: Path):
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
+        folders = sorted(p.name for p in folder.iterdir() if p.is_dir())
+        inside = (
+            f"; its subfolders ({', '.join(folders[:3])}"
+            f"{', ...' if len(folders) > 3 else ''}) are not searched: give one "
+            "of them, or move the images up"
+            if folders
+            else ""
+        )
         raise ValueError(
             f"folder {folder} has no images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            + inside
         )
     images = []
     for file in files:
         with _reading(file, "an image"), Image.open(file) as image:
-            pixels = np.asarray(image.convert("L"), dtype=np.float64) / 255
+            pixels = _grey_levels(image)
         if images and pixels.shape != images[0].shape:
             raise ValueError(
                 f"{file} is {pixels.shape[1]}x{pixels.shape[0]} pixels but "

@@ -111,18 +111,37 @@ class NpyChunks:
     def __init__(self, path: str | Path, chunk_rows: int | None = None, dtype=None):
         target = dtype
         with open(path, "rb") as file:
-            version = np.lib.format.read_magic(file)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran_order, dtype = read_header(file)
+            try:
+                version = np.lib.format.read_magic(file)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran_order, dtype = read_header(file)
+            except (ValueError, EOFError) as error:
+                raise ValueError(
+                    f"cannot read {path} as a .npy array: {type(error).__name__}: "
+                    f"{error}"
+                ) from None
             self._offset = file.tell()
+            size = file.seek(0, 2)
+        _check_stored_dtype(path, dtype)
         if len(shape) != 2 or fortran_order:
             raise ValueError(
                 f"{path} must hold a 2-D array in C order, got shape {shape}"
                 + (" in Fortran order" if fortran_order else "")
+            )
+        if shape[1] == 0:
+            raise ValueError(
+                f"{path} holds an array of shape {shape} with no columns; it must "
+                "have at least one feature per row"
+            )
+        needed = self._offset + shape[0] * shape[1] * dtype.itemsize
+        if size < needed:
+            raise ValueError(
+                f"{path} is truncated: its header says shape {shape} of {dtype}, "
+                f"which needs {needed} bytes, but the file has {size}"
             )
         self.path, self.shape, self._stored = Path(path), shape, dtype
         self.dtype = dtype if target is None else np.dtype(target)
@@ -147,8 +166,45 @@ class NpyChunks:
                     (rows, n), self._stored, buffer=view, offset=begin - base
                 )
                 del view  # the chunk alone keeps the mapping alive
-                yield chunk.astype(self.dtype, copy=False)
+                chunk = chunk.astype(self.dtype, copy=False)
+                _check_finite_rows(self.path, chunk, start)
+                yield chunk
                 del chunk
+
+
+def _check_stored_dtype(path, dtype: np.dtype) -> None:
+    """Refuse, before any mapping, a file whose values are not plain real numbers.
+
+    Mapping an object array would read pickle bytes as pointers.
+    """
+    if dtype.kind == "c":
+        # The wording of fit's refusal (scikit-learn's own).
+        raise ValueError(
+            f"Complex data not supported: {path} has dtype {dtype}; save its .real "
+            "or abs() instead"
+        )
+    if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype:
+        raise ValueError(
+            f"{path} holds values of dtype {dtype.descr if dtype.fields else dtype}; "
+            "out-of-core data must be plain real numbers (bool, int, uint or float)"
+        )
+
+
+def _check_finite_rows(path, chunk: np.ndarray, start: int) -> None:
+    """Refuse NaN or infinite values, naming the first by its row in the file."""
+    # A sum is cheap next to the objective and finite for nearly all valid data.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(chunk.sum()):
+            return
+    bad = np.argwhere(~np.isfinite(chunk))
+    if not len(bad):
+        return
+    row, column = (int(i) for i in bad[0])
+    raise ValueError(
+        f"{path} contains non-finite values (NaN or inf), the first at row "
+        f"{start + row}, column {column}; the autoencoder needs finite numbers: "
+        "impute or drop them"
+    )
 
 
 def _chunk_rows(chunk_rows, n_features):

@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.datasets import load_digits
 
+from ._checks import check_float_dtype
+
 __all__ = ["load_digits_scaled"]
 
 
@@ -16,7 +18,7 @@ def load_digits_scaled(*, n_class=10, dtype=np.float64):
     ----------
     n_class : int, default=10
         Keep the digits 0 to ``n_class - 1``.
-    dtype : dtype, default=np.float64
+    dtype : {float64, float32}, default=np.float64
         Floating dtype of ``X``.
 
     Returns
@@ -32,5 +34,6 @@ def load_digits_scaled(*, n_class=10, dtype=np.float64):
     >>> X.shape, float(X.min()), float(X.max()), y[:5]
     ((1797, 64), 0.0, 1.0, array([0, 1, 2, 3, 4]))
     """
+    dtype = check_float_dtype(dtype)
     X, y = load_digits(n_class=n_class, return_X_y=True)
     return (X / 16).astype(dtype, copy=False), y

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..io.atomic import write_bytes_atomically
+from ._checks import check_float_dtype
 
 __all__ = ["DEBIAN_FASHION_MNIST", "load_mnist", "read_idx", "write_idx"]
 
@@ -198,7 +199,7 @@ def load_mnist(folder, kind="train", *, dtype=np.float64):
         Folder holding the files.
     kind : {"train", "t10k"}, default="train"
         Training (60,000 images) or test (10,000 images) split.
-    dtype : dtype, default=np.float64
+    dtype : {float64, float32}, default=np.float64
         Floating dtype of the returned images.
 
     Returns
@@ -225,6 +226,7 @@ def load_mnist(folder, kind="train", *, dtype=np.float64):
     """
     if kind not in ("train", "t10k"):
         raise ValueError(f"kind must be 'train' or 't10k', got {kind!r}")
+    dtype = check_float_dtype(dtype)
     folder = Path(folder)
     images = read_idx(_find(folder, f"{kind}-images-idx3-ubyte"))
     labels = read_idx(_find(folder, f"{kind}-labels-idx1-ubyte"))

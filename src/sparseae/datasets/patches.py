@@ -7,8 +7,8 @@ A patch is flattened row by row; a colour patch is flattened channel by channel,
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.utils import check_random_state
 
+from ._checks import check_float_dtype, random_integers
 from .images import load_natural_images
 
 __all__ = ["load_patches", "normalize_patches", "sample_patches"]
@@ -35,9 +35,9 @@ def sample_patches(
         Side of the square patches; at most the smallest image side.
     n_patches : int, default=10000
         Number of patches.
-    random_state : int, RandomState instance or None, default=None
-        Seed or generator, as in scikit-learn.
-    dtype : dtype, default=np.float64
+    random_state : int, RandomState, Generator or None, default=None
+        Seed or generator, as in scikit-learn, or a ``numpy.random.Generator``.
+    dtype : {float64, float32}, default=np.float64
         Dtype of the result.
 
     Returns
@@ -65,18 +65,19 @@ def sample_patches(
         )
     _check_positive_int("patch_size", patch_size)
     _check_positive_int("n_patches", n_patches)
+    dtype = check_float_dtype(dtype)
     smallest = min(min(image.shape[:2]) for image in images)
     if patch_size > smallest:
         raise ValueError(
             "patch_size must be a positive int no larger than every image side "
             f"(here {smallest}), got {patch_size}"
         )
-    rng = check_random_state(random_state)
-    which = rng.randint(len(images), size=n_patches)
+    integers = random_integers(random_state)
+    which = integers(len(images), size=n_patches)
     heights = np.array([image.shape[0] for image in images])
     widths = np.array([image.shape[1] for image in images])
-    rows = rng.randint(heights[which] - patch_size + 1)
-    cols = rng.randint(widths[which] - patch_size + 1)
+    rows = integers(heights[which] - patch_size + 1)
+    cols = integers(widths[which] - patch_size + 1)
 
     n_features = patch_size**2 * int(np.prod(images[0].shape[2:], dtype=int))
     patches = np.empty((n_patches, n_features), dtype=dtype)
@@ -137,9 +138,9 @@ def load_patches(n_patches=10000, patch_size=8, random_state=0, *, dtype=np.floa
         Number of patches.
     patch_size : int, default=8
         Side of the square patches.
-    random_state : int, RandomState instance or None, default=0
+    random_state : int, RandomState, Generator or None, default=0
         Seed or generator for the patch positions.
-    dtype : dtype, default=np.float64
+    dtype : {float64, float32}, default=np.float64
         Dtype of the result.
 
     Returns
@@ -153,6 +154,7 @@ def load_patches(n_patches=10000, patch_size=8, random_state=0, *, dtype=np.floa
     >>> X.shape, float(X.min()) >= 0.1, float(X.max()) <= 0.9
     ((1000, 64), True, True)
     """
+    dtype = check_float_dtype(dtype)
     patches = sample_patches(
         load_natural_images(),
         patch_size=patch_size,
