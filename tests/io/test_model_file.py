@@ -1,6 +1,8 @@
 import json
 import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -246,3 +248,51 @@ def test_a_class_without_a_format_cannot_be_saved(tmp_path):
 def test_a_format_must_say_where_extra_goes():
     with pytest.raises(ValueError, match="fields must hold 'extra'"):
         register("tests.Toy", Toy, fields={"size": int}, dump=None, restore=None)
+
+
+# ----------------------------------------------------------- user audit ---
+
+
+@pytest.mark.parametrize("extra", [[1, 2], "note", 3, {1: "a"}, {"a": {1, 2}}])
+def test_extra_that_load_would_refuse_is_refused_at_save(model, tmp_path, extra):
+    with pytest.raises(TypeError, match=r"^extra must be a dict with str keys"):
+        save(model, tmp_path / "m.safetensors", extra=extra)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_folder_is_named_as_one(tmp_path):
+    with pytest.raises(FileNotFoundError, match="it is a folder"):
+        load(tmp_path)
+
+
+def test_bytes_paths_save_and_load(model, tmp_path):
+    path = os.fsencode(tmp_path / "m.safetensors")
+    save(model, path, extra={"note": 1})
+    assert read_info(path)["extra"] == {"note": 1}
+    np.testing.assert_array_equal(load(path).components_, model.components_)
+
+
+def test_a_path_of_another_type_says_what_is_valid(model):
+    with pytest.raises(TypeError, match="path must be a str, bytes or path-like"):
+        load(3)
+
+
+@pytest.mark.parametrize("bits", [0o600, 0o640])
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_saving_over_a_private_model_keeps_it_private(model, tmp_path, bits):
+    path = save(model, tmp_path / "m.safetensors")
+    path.chmod(bits)
+    save(model, path)
+    assert path.stat().st_mode & 0o777 == bits
+
+
+def test_io_load_finds_the_format_in_a_fresh_interpreter(model, tmp_path):
+    path = save(model, tmp_path / "m.safetensors")
+    code = f"""
+import sys
+import sparseae.io as io
+assert "sparseae.models" not in sys.modules
+assert io.read_info({str(path)!r})["format"] == "sparseae.SparseAutoencoder"
+assert io.load({str(path)!r}).n_components == 4
+"""
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import re
 import sys
 import textwrap
@@ -18,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ..io import strict_json
 from ..io.atomic import write_bytes_atomically
 from .inputs import DATA_HELP, load_input, load_labels
 from .options import SEED, add_data_options, number
@@ -199,7 +199,7 @@ def _write(model, X, y, folder, image_shape, seconds, args):
         "config": {"hyperparameters": hyperparameters, "seed": args.seed},
     }
     write_bytes_atomically(
-        folder / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
+        folder / "metrics.json", (strict_json.dumps(metrics, indent=2) + "\n").encode()
     )
     written = ["model.safetensors", "metrics.json"]
     if image_shape is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import shlex
 import signal
 import sys
@@ -19,6 +18,7 @@ import numpy as np
 
 from ..core.objective import loss_terms
 from ..core.params import Params
+from ..io import strict_json
 from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
 from ..io.checkpoints import Checkpointer
 from . import cluster
@@ -453,9 +453,9 @@ def _write_results(
         for key, value in summary.items()
         if key not in ("top_inputs", "histograms")
     }
-    write_bytes_atomically(
-        folder / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode()
-    )
+    # Strict JSON: a figure that could not be computed (NaN) is written as null.
+    text = strict_json.dumps(metrics, indent=2)
+    write_bytes_atomically(folder / "metrics.json", (text + "\n").encode())
     _write_history(model, folder)
     written = ["model.safetensors", "metrics.json", "history.csv", "loss.png"]
     curves = {k: model.history_[k] for k in ("loss", "reconstruction", "sparsity")}

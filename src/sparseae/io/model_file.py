@@ -11,7 +11,10 @@ The document opens with the same three fields for every estimator:
 ``"extra"``.  The other fields and the arrays belong to the format, which the
 module defining the estimator registers with :func:`register`: this module
 imports no estimator class, and :func:`load` finds the format by the name the
-file gives.  Importing :mod:`sparseae.models` registers the library's formats.
+file gives.  Importing :mod:`sparseae.models` registers the library's formats;
+:func:`load` and :func:`read_info` import it by name when a file names one of
+them, so they work in a fresh interpreter while ``import sparseae.io`` stays
+cheap.
 
 A SHA-256 digest of the JSON text and of every array's name, type, shape and
 bytes is stored beside it (``"sparseae.sha256"``), so any damage to the file,
@@ -28,6 +31,7 @@ previous file intact (:mod:`sparseae.io.atomic`).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import struct
 from collections.abc import Callable, Mapping
@@ -40,7 +44,7 @@ from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
 
 from .._version import __version__
-from .atomic import write_bytes_atomically
+from .atomic import as_path, write_bytes_atomically
 
 __all__ = [
     "FORMAT_VERSION",
@@ -98,6 +102,22 @@ class ModelFormat:
 
 
 _FORMATS: dict[str, ModelFormat] = {}
+# The library's own formats and the module whose import registers them,
+# imported by name on the first file that needs one: io sits below models in
+# the layers (docs/architecture.md), so this is a lookup, not an import.
+_REGISTERED_BY = {
+    "sparseae.SparseAutoencoder": "sparseae.models",
+    "sparseae.StackedAutoencoder": "sparseae.models",
+}
+
+
+def _format_named(name) -> ModelFormat | None:
+    """The format registered as ``name``, importing the library's on demand."""
+    if not isinstance(name, str):
+        return None
+    if name not in _FORMATS and name in _REGISTERED_BY:
+        importlib.import_module(_REGISTERED_BY[name])
+    return _FORMATS.get(name)
 
 
 def register(name: str, estimator: type, *, fields, dump, restore) -> ModelFormat:
@@ -148,12 +168,16 @@ def save(model, path, *, extra=None) -> Path:
         Of a class with a registered format, e.g.
         :class:`~sparseae.SparseAutoencoder`: fitted, or stopped mid-fit (then
         the file is a checkpoint that ``resume_fit`` continues).
-    path : str or path-like
+    path : str, bytes or path-like
         Destination, conventionally ``*.safetensors``; its folder must exist.
-        Replaced atomically.
+        Replaced atomically, keeping an existing file's permission bits; a
+        symbolic link is written through to its target; a read-only file is
+        refused (``PermissionError``), not replaced.
     extra : dict, optional
-        JSON-serialisable notes kept with the model, returned by
-        :func:`read_info` (e.g. the shape of the images it was trained on).
+        Notes kept with the model, returned by :func:`read_info` (e.g. the
+        shape of the images it was trained on): a dict with str keys whose
+        values JSON can hold (str, int, float, bool, None, and lists and dicts
+        of them).
 
     Returns
     -------
@@ -164,7 +188,10 @@ def save(model, path, *, extra=None) -> Path:
     ------
     TypeError
         If no format is registered for the model's class, or ``extra`` is not
-        JSON-serialisable.
+        such a dict.
+    FileNotFoundError, IsADirectoryError, PermissionError
+        If ``path``'s folder is missing, ``path`` is a folder, or a read-only
+        file (see :func:`~sparseae.io.atomic.write_bytes_atomically`).
 
     Examples
     --------
@@ -185,23 +212,49 @@ def save(model, path, *, extra=None) -> Path:
     >>> info["extra"], info["dtype"], info["format_version"]
     ({'image_shape': [3, 3]}, 'float64', 2)
     """
+    path = as_path(path)
+    extra = _checked_extra(extra)
     model_format = _format_of(model)
     values, arrays = model_format.dump(model)
-    values = values | {"extra": {} if extra is None else extra}
+    values = values | {"extra": extra}
     document = {
         "format": model_format.name,
         "format_version": FORMAT_VERSION,
         "library_version": __version__,
     } | {name: values[name] for name in model_format.fields}
     arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
-    try:
-        text = json.dumps(document)
-    except TypeError as error:
-        raise TypeError(
-            f"extra must hold only JSON-serialisable values, got {extra!r}: {error}"
-        ) from None
+    for name, value in document.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError) as error:
+            # The format's own fault, not the user's: say which field.
+            raise TypeError(
+                f"cannot save {type(model).__name__}: its {name}={value!r} is not "
+                f"JSON-serialisable ({error})"
+            ) from None
+    text = json.dumps(document)
     metadata = {CONFIG_KEY: text, DIGEST_KEY: _checksum(text, arrays)}
     return write_bytes_atomically(path, save_tensors(arrays, metadata=metadata))
+
+
+def _checked_extra(extra) -> dict:
+    """``extra``, or ``{}`` for None, if a file can hold it and give it back."""
+    valid = (
+        "a dict with str keys and JSON-serialisable values (str, int, float, bool, "
+        "None, and lists and dicts of them)"
+    )
+    if extra is None:
+        return {}
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be {valid}, got {type(extra).__name__} {extra!r}")
+    keys = [key for key in extra if not isinstance(key, str)]
+    if keys:
+        raise TypeError(f"extra must be {valid}, got keys {keys!r}")
+    try:
+        json.dumps(extra)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise TypeError(f"extra must be {valid}, got {extra!r} ({error})") from None
+    return extra
 
 
 def check_fields(where: str, found: dict, expected) -> None:
@@ -227,7 +280,12 @@ def check_fields(where: str, found: dict, expected) -> None:
 
 def _read(path) -> tuple[dict, dict[str, np.ndarray], ModelFormat]:
     """The document, arrays and format of a model file, checked as far as here."""
-    path = Path(path)
+    path = as_path(path)
+    if path.is_dir():
+        raise FileNotFoundError(
+            f"no model file at {str(path)!r}: it is a folder; pass the model "
+            "file in it (e.g. model.safetensors)"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no model file at {str(path)!r}")
     data = path.read_bytes()
@@ -249,7 +307,7 @@ def _parse(data: bytes) -> tuple[dict, dict[str, np.ndarray], ModelFormat]:
     text, digest = _metadata(data[8 : 8 + header_size])
     document = _json(text, "is damaged: its sparseae metadata is not JSON")
     found = document.get("format") if isinstance(document, dict) else document
-    model_format = _FORMATS.get(found) if isinstance(found, str) else None
+    model_format = _format_named(found)
     if model_format is None:
         expected = " or ".join(repr(name) for name in sorted(_FORMATS))
         raise ModelFileError(
@@ -301,6 +359,7 @@ def _metadata(header_bytes) -> tuple[str, str | None]:
 
 
 def _restore(path):
+    path = as_path(path)
     document, arrays, model_format = _read(path)
     try:
         return document, model_format.restore(document, arrays)
@@ -335,7 +394,7 @@ def load(path):
 
     Parameters
     ----------
-    path : str or path-like
+    path : str, bytes or path-like
         A file written by :func:`save`.
 
     Returns
@@ -349,7 +408,7 @@ def load(path):
     Raises
     ------
     FileNotFoundError
-        If there is no file at ``path``.
+        If there is no file at ``path``, or it is a folder.
     OSError
         If the file cannot be read.
     ModelFileError

@@ -14,6 +14,8 @@ their models did.  It registers the format when imported, which importing
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
@@ -49,12 +51,29 @@ FIELDS = {
 }
 
 
-def _json_params(model) -> dict:
-    params = model.get_params(deep=False)
+def json_params(model) -> dict:
+    """``model``'s parameters as JSON holds them, NumPy scalars as Python numbers.
+
+    A random_state that is a ``RandomState`` or ``Generator`` is saved as None,
+    with a ``UserWarning``: its state belongs to the run, not the
+    configuration (a training state keeps what a resumed run needs), but a
+    model refitted from the file will not draw the fit's numbers.
+    """
+    params = {
+        name: value.item() if isinstance(value, np.generic) else value
+        for name, value in model.get_params(deep=False).items()
+    }
     params["dtype"] = np.dtype(params["dtype"]).name
-    if not isinstance(params["random_state"], int | None):
-        # A generator's state belongs to the run, not the configuration; the
-        # training state keeps what a resumed run needs.
+    random_state = params["random_state"]
+    if not isinstance(random_state, int | None) or isinstance(random_state, bool):
+        warnings.warn(
+            f"random_state={random_state!r} cannot be saved in a model file, only "
+            "an int or None can: it is saved as None, so refitting the loaded "
+            "model will not reproduce the fit's seed; pass random_state=<int> to "
+            "keep it",
+            UserWarning,
+            stacklevel=4,
+        )
         params["random_state"] = None
     return params
 
@@ -66,7 +85,7 @@ def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
     names = getattr(model, "feature_names_in_", None)
     fields = {
         "dtype": model.components_.dtype.name,
-        "params": _json_params(model),
+        "params": json_params(model),
         "n_features_in": int(model.n_features_in_),
         "feature_names_in": None if names is None else [str(n) for n in names],
         "n_iter": int(model.n_iter_),

@@ -45,11 +45,8 @@ LABEL_TYPES = (str, int, float)
 def dump(model: StackedAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
     """The JSON fields and the arrays of a fitted ``model``."""
     check_is_fitted(model)
-    params = model.get_params(deep=False)
+    params = autoencoder_file.json_params(model)
     params["hidden_layer_sizes"] = [int(s) for s in params["hidden_layer_sizes"]]
-    params["dtype"] = np.dtype(params["dtype"]).name
-    if not isinstance(params["random_state"], int | None):
-        params["random_state"] = None
     arrays = {}
     for name in ("weights", "intercepts"):
         for layer, array in enumerate(getattr(model, f"{name}_")):

@@ -1,0 +1,61 @@
+"""Parameters of NumPy types in model files (found by a user audit)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from sparseae import SparseAutoencoder, StackedAutoencoder, load, save
+from sparseae.io import read_info
+
+
+@pytest.fixture(scope="module")
+def X():
+    return np.random.default_rng(0).uniform(size=(30, 6))
+
+
+def fitted(estimator, *data):
+    with warnings.catch_warnings(action="ignore"):
+        return estimator.fit(*data)
+
+
+def test_numpy_scalar_params_are_saved_as_the_numbers_they_hold(X, tmp_path):
+    model = fitted(
+        SparseAutoencoder(
+            np.int64(3),
+            max_iter=np.int32(2),
+            sparsity_target=np.float32(0.05),
+            random_state=np.int64(3),
+        ),
+        X,
+    )
+    path = save(model, tmp_path / "m.safetensors")
+    params = read_info(path)["params"]
+    assert params["random_state"] == 3 and type(params["random_state"]) is int
+    assert params["n_components"] == 3 and params["max_iter"] == 2
+    assert params["sparsity_target"] == float(np.float32(0.05))
+    again = load(path)
+    assert again.random_state == 3 and again.n_components == 3
+    np.testing.assert_array_equal(again.transform(X), model.transform(X))
+
+
+def test_a_random_state_instance_is_saved_as_none_with_a_warning(X, tmp_path):
+    random_state = np.random.RandomState(0)
+    model = fitted(SparseAutoencoder(2, max_iter=2, random_state=random_state), X)
+    with pytest.warns(UserWarning, match="random_state=.*saved as None.*seed"):
+        path = model.save(tmp_path / "m.safetensors")
+    assert load(path).random_state is None
+
+
+def test_a_stack_saves_numpy_params_and_warns_for_a_generator(X, tmp_path):
+    y = np.arange(len(X)) % 2
+    small = dict(pretrain_max_iter=2, softmax_max_iter=2, fine_tune_max_iter=2)
+    stack = fitted(
+        StackedAutoencoder((np.int64(3),), random_state=np.int64(5), **small), X, y
+    )
+    again = load(save(stack, tmp_path / "s.safetensors"))
+    assert again.random_state == 5 and again.hidden_layer_sizes == (3,)
+    np.testing.assert_array_equal(again.predict(X), stack.predict(X))
+    stack.set_params(random_state=np.random.RandomState(0))
+    with pytest.warns(UserWarning, match="random_state"):
+        save(stack, tmp_path / "s.safetensors")
