@@ -137,3 +137,42 @@ def test_report_on_data_that_are_not_images(browser, flat_model, flat_data, tmp_
         assert not_blank(keep_screenshot(page, tmp_path, "report-heat-maps.png"))
     finally:
         page.close()
+
+
+def test_a_unit_link_works_every_time_it_is_clicked(browser, digits, tmp_path):
+    from .conftest import fit
+
+    # Strong L1 on ReLU units: some are off on every input, and listed as dead.
+    model = fit(
+        30,
+        digits,
+        hidden_activation="relu",
+        penalty="l1",
+        sparsity_weight=0.1,
+        output_activation="linear",
+        max_iter=30,
+    )
+    path = write_report(tmp_path / "report.html", model, digits, units_per_page=5)
+    page, errors, _ = open_report(browser, path)
+    try:
+        links = page.eval_on_selector_all(
+            "#dead-units a", "links => links.map(a => a.getAttribute('href'))"
+        )
+        target = links[-1]
+        assert int(target.removeprefix("#unit-")) >= 5  # not on the first page
+        card = page.locator(target)
+        for _ in range(2):
+            page.click("button[data-show-page='0']")
+            assert not card.is_visible()
+            page.click(f"#dead-units a[href='{target}']")
+            page.wait_for_function(
+                f"!document.querySelector('{target}').closest('[hidden]')"
+            )
+            assert card.is_visible()
+            assert card.evaluate("c => c.getBoundingClientRect().top") < 900
+        # A card with no active input says so instead of showing rows 0-8.
+        assert "no input activates this unit" in card.inner_text()
+        assert not_blank(keep_screenshot(page, tmp_path, "report-relu-link.png"))
+        assert errors == []
+    finally:
+        page.close()

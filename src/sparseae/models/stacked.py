@@ -368,3 +368,17 @@ class StackedAutoencoder(
             ``path``.
         """
         return save_model(self, path, extra=extra)
+
+    def _repr_mimebundle_(self, **kwargs):
+        """What a notebook shows: for a fitted model, its layers and filters.
+
+        Above scikit-learn's estimator diagram (when its ``display`` setting is
+        ``"diagram"``, the default); an unfitted model shows the diagram alone.
+        """
+        output = super()._repr_mimebundle_(**kwargs)
+        if hasattr(self, "weights_"):
+            # As SparseAutoencoder's: the report package imports no estimator.
+            from ..report.stacked import stacked_model_html
+
+            output["text/html"] = stacked_model_html(self) + output.get("text/html", "")
+        return output

@@ -20,7 +20,7 @@ import numpy as np
 
 from .._version import __version__
 from ..metrics import summarize
-from .images import ImageLayout, diverging, grey, grid, histogram_bars, png_data_uri
+from .images import ImageLayout, diverging, grey, grid, png_data_uri
 
 __all__ = ["build_report", "model_html"]
 
@@ -151,10 +151,17 @@ def build_report(
 
     filter_images = _unit_filters(model.components_, layout)
     top_images = _top_inputs(X, summary["top_inputs"]["indices"], layout, low, high)
-    cards = _cards(summary, filter_images, top_images, top_k)
-    pages = _pages(cards, units_per_page)
-
     from .figures import curves_figure, rho_hat_figure
+    from .units import notions, unit_histograms
+
+    hidden_activation = getattr(model, "hidden_activation", "sigmoid")
+    facts = notions(summary, hidden_activation=hidden_activation, k=model_k(model))
+    counts = None
+    if not facts["sigmoid"]:
+        counts = unit_histograms(model, X, facts["maxima"], bins)
+    cards = _cards(summary, facts, filter_images, top_images, top_k, counts)
+    pages = _pages(cards, units_per_page)
+    target = float(model.sparsity_target) if facts["target"] else None
 
     context = {
         "title": title
@@ -162,6 +169,7 @@ def build_report(
         "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "model": _model_facts(model, history),
         "config": config if config is not None else _params(model),
+        "units": facts,
         "data": {
             "samples": int(X.shape[0]),
             "features": n_features,
@@ -172,17 +180,15 @@ def build_report(
         "filters": _filter_grid(model.components_, layout),
         "filters_are_images": layout.is_image,
         "sizes": _display_sizes(layout, len(summary["top_inputs"]["indices"][0])),
-        "curves": curves_figure(history, float(model.sparsity_target)),
-        "rho_hat_plot": rho_hat_figure(
-            summary["rho_hat"], float(model.sparsity_target)
-        ),
+        "curves": curves_figure(history, target, step=_step(model)),
+        "rho_hat_plot": rho_hat_figure(summary["rho_hat"], target),
+        "rho_hat_zero": sum(1 for value in summary["rho_hat"] if value <= 0),
         "reconstructions": _reconstructions(
             model, X, layout, low, high, n_reconstructions
         ),
         "pages": pages,
         "units_per_page": units_per_page,
         "top_k": top_k,
-        "threshold_x": _histogram_x(summary["threshold"]),
         "histogram": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
     }
     context["build_seconds"] = time.perf_counter() - started
@@ -214,6 +220,9 @@ def model_html(model, *, image_shape=None) -> str:
         "config": _params(model),
         "filters": _filter_grid(model.components_, layout),
         "filters_are_images": layout.is_image,
+        "kind": "SparseAutoencoder",
+        "filters_title": None,
+        "weights": "components_",
     }
     return _environment().get_template("model.html.j2").render(context)
 
@@ -234,34 +243,22 @@ def _covers(summary, top_k, bins) -> bool:
     )
 
 
-def _cards(summary, filter_images, top_images, top_k) -> list[dict]:
-    """What each unit's card shows, from the summary and the unit's pictures."""
-    dead = set(summary["dead_units"]["indices"])
-    saturated = set(summary["saturated_units"]["indices"])
-    cards = []
-    for j in range(int(summary["n_components"])):
-        rows = summary["top_inputs"]["indices"][j][:top_k]
-        values = summary["top_inputs"]["activations"][j][:top_k]
-        cards.append(
-            {
-                "index": j,
-                "rho_hat": summary["rho_hat"][j],
-                "active_fraction": summary["active_fraction"][j],
-                "kl": summary["kl"][j],
-                "dead": j in dead,
-                "saturated": j in saturated,
-                "filter": filter_images[j],
-                "top": top_images[j],
-                "top_inputs": list(zip(rows, values, strict=True)),
-                "bars": histogram_bars(
-                    summary["histograms"]["counts"][j],
-                    width=HISTOGRAM_WIDTH,
-                    height=HISTOGRAM_HEIGHT,
-                ),
-                "rho_hat_x": _histogram_x(summary["rho_hat"][j]),
-            }
-        )
-    return cards
+def _cards(summary, facts, filter_images, top_images, top_k, counts=None):
+    """What each unit's card shows (see :func:`.units.cards`)."""
+    from .units import cards
+
+    if counts is None:
+        counts = summary["histograms"]["counts"]
+    return cards(
+        summary,
+        facts,
+        filter_images,
+        top_images,
+        top_k,
+        counts=counts,
+        width=HISTOGRAM_WIDTH,
+        height=HISTOGRAM_HEIGHT,
+    )
 
 
 def _pages(cards, units_per_page) -> list[list[dict]]:
@@ -285,12 +282,35 @@ def _params(model) -> dict:
     return shown
 
 
+def model_k(model):
+    """Units kept per sample of a top-k model, else None."""
+    if getattr(model, "hidden_activation", "sigmoid") != "topk":
+        return None
+    return getattr(model, "k", None)
+
+
+def _step(model) -> str:
+    """What one history entry is: a minibatch solver's epoch, or an iteration."""
+    return (
+        "epoch" if getattr(model, "solver", "lbfgs") in ("sgd", "adam") else "iteration"
+    )
+
+
 def _model_facts(model, history) -> dict:
+    activation = getattr(model, "hidden_activation", "sigmoid")
     facts = {
         "shape": f"{model.n_features_in_} inputs → {model.n_components} hidden units",
-        "sparsity target ρ": float(model.sparsity_target),
-        "iterations": getattr(model, "n_iter_", None),
+        "hidden activation": activation,
     }
+    k = model_k(model)
+    if activation == "sigmoid":
+        facts["sparsity target ρ"] = float(model.sparsity_target)
+    elif k is not None:
+        facts["units kept per sample k"] = int(k)
+        facts["k / hidden units"] = k / int(model.n_components)
+    facts["epochs" if _step(model) == "epoch" else "iterations"] = getattr(
+        model, "n_iter_", None
+    )
     for key, label in (
         ("loss", "final objective"),
         ("reconstruction", "final reconstruction term"),
@@ -320,10 +340,6 @@ def _describe_layout(layout) -> str:
         return "heat maps (not images)"
     colour = " colour" if layout.n_channels == 3 else ""
     return f"{layout.shape[0]}×{layout.shape[1]}{colour} images"
-
-
-def _histogram_x(value) -> float:
-    return round(float(np.clip(value, 0.0, 1.0)) * HISTOGRAM_WIDTH, 1)
 
 
 def _data_range(model, X) -> tuple[float, float]:
@@ -371,7 +387,8 @@ def _filter_grid(components, layout) -> dict:
         from ..plotting import tile_filters
 
         tile = tile_filters(W, image_shape=layout.shape, n_channels=layout.n_channels)
-        scale = max(1, 640 // tile.shape[1])
+        # About 640 pixels across, but no filter above 128 pixels (one unit).
+        scale = max(1, min(640 // tile.shape[1], 128 // max(layout.shape)))
         return {
             "uri": png_data_uri(grey(tile, 0.0, 1.0)),
             "width": tile.shape[1] * scale,

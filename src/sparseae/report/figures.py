@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["OBJECTIVE_TERMS", "curves_figure", "layer_curves_figure", "rho_hat_figure"]
 
 # The history's objective terms, drawn together on a log scale.
-OBJECTIVE_TERMS = ("loss", "reconstruction", "weight_decay", "sparsity")
+OBJECTIVE_TERMS = ("loss", "reconstruction", "weight_decay", "sparsity", "auxiliary")
 
 
 def _data_uri(figure) -> str:
@@ -24,17 +24,22 @@ def _data_uri(figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def curves_figure(history, sparsity_target) -> str | None:
+def curves_figure(history, sparsity_target=None, *, step="iteration") -> str | None:
     """Objective terms and mean activation against the iteration, as a PNG URI.
 
     Parameters
     ----------
     history : mapping of str to sequence of float
         A fitted model's ``history_``: ``"loss"``, ``"reconstruction"``,
-        ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"`` (others are
-        ignored; missing ones are left out).
-    sparsity_target : float
-        ρ, drawn as a line beside the mean activation.
+        ``"weight_decay"``, ``"sparsity"``, ``"auxiliary"``,
+        ``"mean_activation"`` (others are ignored; missing ones, and terms
+        zero throughout, are left out).
+    sparsity_target : float or None, default=None
+        ρ, drawn as a line beside the mean activation; None when the model
+        has no target (ReLU, top-k).
+    step : str, default="iteration"
+        What one entry of the history is, for the x-axis: ``"epoch"`` for
+        the minibatch solvers.
 
     Returns
     -------
@@ -55,24 +60,25 @@ def curves_figure(history, sparsity_target) -> str | None:
         return None
     # Fixed margins: constrained layout takes a second on a log axis.
     figure = Figure(figsize=(10, 3.4))
-    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.2)
+    figure.subplots_adjust(left=0.07, right=0.98, bottom=0.15, top=0.9, wspace=0.6)
     left, right = figure.subplots(1, 2)
     for name, values in terms.items():
         left.plot(np.arange(1, len(values) + 1), values, label=name.replace("_", " "))
     left.set_yscale("log")
-    left.set_xlabel("iteration")
     left.set_title("objective terms")
     if terms:
-        left.legend(fontsize="small")
+        # Beside the axes, not over the curves.
+        left.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     if mean_activation.size:
         iterations = np.arange(1, len(mean_activation) + 1)
         right.plot(iterations, mean_activation, label="mean activation")
-    right.axhline(sparsity_target, color="C3", linestyle="--", label="target ρ")
-    right.set_xlabel("iteration")
+    if sparsity_target is not None:
+        right.axhline(sparsity_target, color="C3", linestyle="--", label="target ρ")
+        right.legend(fontsize="small", loc="best")
     for axes in (left, right):
+        axes.set_xlabel(step)
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     right.set_title("mean activation")
-    right.legend(fontsize="small")
     return _data_uri(figure)
 
 
@@ -123,33 +129,43 @@ def layer_curves_figure(histories, sparsity_target) -> str | None:
     return _data_uri(figure)
 
 
-def rho_hat_figure(rho_hat, sparsity_target) -> str:
+def rho_hat_figure(rho_hat, sparsity_target=None) -> str:
     """Histogram of the units' mean activations ρ̂ with ρ marked, as a PNG URI.
 
     The axis is logarithmic when ρ̂ spans more than two decades, as it does
-    when some units are nearly dead.
+    when some units are nearly dead; units with ρ̂ = 0, which a log axis
+    cannot place, are then counted apart in the corner.  ``sparsity_target``
+    None (ReLU, top-k) draws no target.
     """
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
     rho_hat = np.asarray(rho_hat, dtype=np.float64)
     figure = Figure(figsize=(5, 3))
-    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.17, top=0.95)
+    figure.subplots_adjust(left=0.13, right=0.97, bottom=0.22, top=0.95)
     axes = figure.add_subplot()
+    zero_note = None
+    marks = [] if sparsity_target is None else [float(sparsity_target)]
     positive = rho_hat[rho_hat > 0]
-    low = min(positive.min(), sparsity_target) if positive.size else sparsity_target
-    high = max(rho_hat.max(), sparsity_target)
-    if high / low > 100:
+    n_zero = int(np.count_nonzero(rho_hat <= 0))
+    low = min([*marks, float(positive.min())]) if positive.size else None
+    high = max([*marks, float(rho_hat.max())])
+    if low is not None and high / max(low, 1e-300) > 100:
         low = max(low, 1e-12)
-        axes.hist(np.clip(rho_hat, low, None), bins=np.geomspace(low, high, 31))
+        axes.hist(positive, bins=np.geomspace(low, high, 31))
         axes.set_xscale("log")
+        if n_zero:
+            # A log axis has no place for 0: those units are counted apart.
+            zero_note = f"ρ̂ = 0: {n_zero} unit{'s' if n_zero != 1 else ''} (not drawn)"
     else:
-        low = min(rho_hat.min(), sparsity_target)
+        low = min([*marks, float(rho_hat.min())])
         pad = 0.05 * (high - low) or 0.05 * high or 0.05
         axes.hist(rho_hat, bins=30, range=(max(low - pad, 0.0), high + pad))
-    axes.axvline(sparsity_target, color="C3", linestyle="--", label="target ρ")
+    for mark in marks:
+        axes.axvline(mark, color="C3", linestyle="--", label="target ρ")
+        axes.legend(fontsize="small", loc="upper right")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("mean activation ρ̂ of a unit")
+    label = "mean activation ρ̂ of a unit"
+    axes.set_xlabel(f"{label}\n{zero_note}" if zero_note else label)
     axes.set_ylabel("units")
-    axes.legend(fontsize="small")
     return _data_uri(figure)

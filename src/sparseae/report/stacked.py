@@ -30,7 +30,6 @@ from .build import (
     _display_sizes,
     _environment,
     _filter_grid,
-    _histogram_x,
     _pages,
     _params,
     _top_inputs,
@@ -39,7 +38,7 @@ from .build import (
 )
 from .images import ImageLayout
 
-__all__ = ["build_stacked_report"]
+__all__ = ["build_stacked_report", "stacked_model_html"]
 
 
 class _FineTunedLayer:
@@ -148,9 +147,11 @@ def build_stacked_report(
 
     filter_images = _unit_filters(model.weights_[0], layout)
     top_images = _top_inputs(X, first["top_inputs"]["indices"], layout, low, high)
-    cards = _cards(first, filter_images, top_images, top_k)
-
     from .figures import layer_curves_figure
+    from .units import notions
+
+    facts = notions(first)
+    cards = _cards(first, facts, filter_images, top_images, top_k)
 
     sizes = [n_features, *(a.n_components for a in model.autoencoders_)]
     n_classes = len(model.classes_)
@@ -185,7 +186,7 @@ def build_stacked_report(
         "sizes": _display_sizes(layout, len(first["top_inputs"]["indices"][0])),
         "pages": _pages(cards, units_per_page),
         "top_k": top_k,
-        "threshold_x": _histogram_x(first["threshold"]),
+        "units": facts,
         "histogram": {"width": HISTOGRAM_WIDTH, "height": HISTOGRAM_HEIGHT},
     }
     context["build_seconds"] = time.perf_counter() - started
@@ -259,3 +260,44 @@ def _stack_facts(model, sizes) -> dict:
     for stage, seconds in model.fit_times_.items():
         facts[f"{stage} (s)"] = float(seconds)
     return facts
+
+
+def stacked_model_html(model, *, image_shape=None) -> str:
+    """A fitted stacked model's layers and first-layer filters, as HTML.
+
+    What a notebook shows for a fitted
+    :class:`~sparseae.models.stacked.StackedAutoencoder`: no data is needed,
+    so there is no accuracy (see :func:`build_stacked_report` for that).
+
+    Parameters
+    ----------
+    model : StackedAutoencoder
+        Fitted.
+    image_shape : tuple of int or None, default=None
+        As for :func:`build_stacked_report`.
+
+    Returns
+    -------
+    str
+        An HTML fragment with its own scoped styles.
+    """
+    n_features = int(model.n_features_in_)
+    layout = ImageLayout(n_features, image_shape)
+    sizes = [n_features, *(a.n_components for a in model.autoencoders_)]
+    facts = _stack_facts(model, sizes)
+    facts.pop("classes")
+    for depth, autoencoder in enumerate(model.autoencoders_, start=1):
+        facts[f"layer {depth}"] = (
+            f"{autoencoder.n_features_in_} → {autoencoder.n_components} units, "
+            f"{autoencoder.n_iter_} pretraining iterations"
+        )
+    context = {
+        "kind": "StackedAutoencoder",
+        "model": facts,
+        "config": _params(model),
+        "filters": _filter_grid(model.weights_[0], layout),
+        "filters_are_images": layout.is_image,
+        "filters_title": "First hidden layer, after fine-tuning:",
+        "weights": "weights_[0]",
+    }
+    return _environment().get_template("model.html.j2").render(context)
