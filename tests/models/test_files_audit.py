@@ -59,3 +59,23 @@ def test_a_stack_saves_numpy_params_and_warns_for_a_generator(X, tmp_path):
     stack.set_params(random_state=np.random.RandomState(0))
     with pytest.warns(UserWarning, match="random_state"):
         save(stack, tmp_path / "s.safetensors")
+
+
+def test_a_loaded_model_draws_its_filters_in_the_saved_image_shape(tmp_path):
+    # `sparseae train --image-shape 5 8` saves the shape with the model; the
+    # notebook view of the loaded model draws 5×8 images, as the report does,
+    # instead of a heat map of 40 columns.
+    import subprocess
+    import sys
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).uniform(size=(60, 40)))
+    argv = [sys.executable, "-m", "sparseae.cli", "train", str(tmp_path / "x.npy")]
+    argv += ["-o", str(tmp_path / "r"), "--image-shape", "5", "8", "--quiet"]
+    argv += ["--max-iter", "2", "--n-components", "4"]
+    subprocess.run(argv, check=True, capture_output=True)
+    model = load(tmp_path / "r" / "model.safetensors")
+    html = model._repr_mimebundle_()["text/html"]
+    assert "heat map of the encoder weights" not in html
+    model.save(tmp_path / "plain.safetensors")  # no image shape noted
+    html = load(tmp_path / "plain.safetensors")._repr_mimebundle_()["text/html"]
+    assert "heat map of the encoder weights" in html

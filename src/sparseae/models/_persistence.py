@@ -239,7 +239,27 @@ def restore(document: dict, arrays: dict[str, np.ndarray]) -> SparseAutoencoder:
     model.history_ = document["history"]
     model.loss_curve_ = list(document["history"]["loss"])
     model._training_state = _training_state(document, arrays)
+    model._image_shape = _image_shape(document.get("extra") or {}, n)
     return model
+
+
+def _image_shape(extra: dict, n_features: int) -> tuple[int, int] | None:
+    """The image shape a run saved in ``extra`` (``sparseae train``), if it fits.
+
+    Only for drawing (a notebook's filters): a shape that does not describe
+    ``n_features`` pixels is ignored, as are notes of other kinds.
+    """
+    shape = extra.get("image_shape")
+    if (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(side, int) and not isinstance(side, bool) for side in shape)
+        and shape[0] >= 1
+        and shape[1] >= 1
+        and shape[0] * shape[1] == n_features
+    ):
+        return (shape[0], shape[1])
+    return None
 
 
 register(FORMAT, SparseAutoencoder, fields=FIELDS, dump=dump, restore=restore)

@@ -759,7 +759,10 @@ class SparseAutoencoder(
             # only when a notebook asks; sparseae.report imports no estimator.
             from ..report.build import model_html
 
-            output["text/html"] = model_html(self) + output.get("text/html", "")
+            # A loaded model draws its filters in the shape its run saved.
+            shape = getattr(self, "_image_shape", None)
+            html = model_html(self, image_shape=shape)
+            output["text/html"] = html + output.get("text/html", "")
         return output
 
     @property
