@@ -22,12 +22,12 @@ import shutil
 import sys
 import time
 import uuid
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
 from ..io.atomic import fsync_folder
 from .options import check_output_file, number, scheduler
+from .progress import warnings_printed
 from .runs import _sigint_deferred
 
 __all__ = [
@@ -216,8 +216,7 @@ def run_train(
     extra = {"data": str(args.data)}
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warnings_printed():
             try:
                 if dask_fit:
                     model = _fit_dask(args, model, source, bar, run, extra, resume)
@@ -225,11 +224,7 @@ def run_train(
                     model.fit_file(source, callback=bar)
             finally:
                 bar.close()
-        for warning in caught:
-            print(f"warning: {warning.message}", file=sys.stderr)
-        if interrupted() and run.replacing:
-            run.discard()
-            print(run.discarded(model.n_iter_))
+        if interrupted() and run.drop_interrupted(model.n_iter_):
             return 130
         write_history(model, run.make())
         if interrupted():

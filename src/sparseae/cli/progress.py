@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
+from contextlib import contextmanager
 
-__all__ = ["ProgressBar", "format_seconds"]
+__all__ = ["ProgressBar", "format_seconds", "warnings_printed"]
+
+
+@contextmanager
+def warnings_printed():
+    """Collect the warnings of a fit and print each as one line once it ends.
+
+    Printed after the progress bar has been closed, so that they do not break
+    its line.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
 
 
 def format_seconds(seconds: float) -> str:

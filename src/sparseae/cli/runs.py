@@ -187,6 +187,14 @@ class RunFolder:
         if self.replacing:
             shutil.rmtree(self.path, ignore_errors=True)
 
+    def drop_interrupted(self, n_iter: int) -> bool:
+        """After Ctrl-C: drop a replacing run, saying so; whether it was one."""
+        if not self.replacing:
+            return False
+        self.discard()
+        print(self.discarded(n_iter))
+        return True
+
     def discarded(self, n_iter: int) -> str:
         """The line saying that an interrupted replacing run was dropped."""
         return (

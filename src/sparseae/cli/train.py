@@ -7,10 +7,8 @@ import csv
 import io
 import shlex
 import signal
-import sys
 import textwrap
 import time
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,7 +22,7 @@ from ..io.checkpoints import Checkpointer
 from . import cluster
 from .inputs import DATA_HELP, load_input
 from .options import SEED, add_data_options, number
-from .progress import ProgressBar
+from .progress import ProgressBar, warnings_printed
 from .runs import RunFolder, check_output, nothing_to_resume, resumed_model
 
 EXAMPLE = """examples:
@@ -282,20 +280,15 @@ def run_train(args) -> int:
                 saver(model, progress)
                 return bar(model, progress)
 
-            try:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
+            with warnings_printed():
+                try:
                     if args.resume:
                         model.resume_fit(X, callback=callback)
                     else:
                         model.fit(X, callback=callback)
-            finally:
-                bar.close()
-            for warning in caught:
-                print(f"warning: {warning.message}", file=sys.stderr)
-            if interrupted() and run.replacing:
-                run.discard()
-                print(run.discarded(model.n_iter_))
+                finally:
+                    bar.close()
+            if interrupted() and run.drop_interrupted(model.n_iter_):
                 return 130
             if interrupted():
                 write_checkpoint(model, checkpoint)
