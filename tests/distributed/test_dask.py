@@ -83,10 +83,10 @@ def fit_everywhere(X, tmp_path, client, zarr_data, **hyper):
 def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dtype):
     X = data(dtype=dtype)
     hyper = dict(
-        HYPER, n_components=5, max_iter=25, block_rows=16, random_state=0, dtype=dtype
+        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, dtype=dtype
     )
     models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
-    assert models["memory"].n_iter_ == 25
+    assert models["memory"].n_iter_ == 12
     for name, model in models.items():
         assert model.components_.dtype == dtype, name
         assert_same_model(model, models["memory"])
@@ -138,7 +138,7 @@ def test_reparametrised_fits_are_bit_identical_everywhere(
     client, zarr_data, tmp_path, options, check
 ):
     hyper = dict(
-        HYPER, n_components=5, max_iter=15, block_rows=16, random_state=0, **options
+        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, **options
     )
     models = fit_everywhere(data(), tmp_path, client, zarr_data, **hyper)
     for model in models.values():
@@ -157,7 +157,7 @@ def test_default_partition_is_the_same_everywhere(client, zarr_data, tmp_path):
 def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
     X = zarr_data(data())
     hyper = dict(
-        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, client=client
+        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, client=client
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -189,7 +189,7 @@ def test_a_finished_fit_goes_on_to_a_larger_max_iter(client, zarr_data, solver):
 def test_resume_knows_the_data_by_their_rows_not_their_chunks(client, zarr_data):
     X = data()
     hyper = dict(
-        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, client=client
+        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, client=client
     )
     stop = dict(callback=lambda model, progress: progress.iteration == 3)
     with warnings.catch_warnings():
