@@ -384,3 +384,21 @@ def test_an_evaluation_gives_up_clearly_when_workers_stay_lost(client, monkeypat
     monkeypatch.setattr(client, "wait_for_workers", no_worker_joins)
     with pytest.raises(ConnectionError, match=r"none joined again within 0\.1 s"):
         cluster.sums(theta, settings)
+
+
+def test_a_dask_checkpoint_says_where_it_resumes_and_zarr_is_not_a_file(
+    client, zarr_data, tmp_path
+):
+    X = data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(
+            **HYPER, n_components=5, max_iter=8, random_state=0, client=client
+        ).fit(zarr_data(X), callback=lambda model, progress: progress.iteration == 2)
+    model.save(tmp_path / "checkpoint.safetensors")
+    with pytest.raises(ValueError, match=r"of a fit on Dask.*from_local\(model\)"):
+        load(tmp_path / "checkpoint.safetensors").resume_fit(X)
+    store = tmp_path / "X.zarr"
+    da.from_array(X, chunks=(100, 12)).to_zarr(str(store))
+    with pytest.raises(IsADirectoryError, match="a zarr store.*DaskSparseAutoencoder"):
+        SparseAutoencoder(5).fit_file(store)

@@ -110,6 +110,13 @@ class NpyChunks:
 
     def __init__(self, path: str | Path, chunk_rows: int | None = None, dtype=None):
         target = dtype
+        if Path(path).is_dir():
+            zarr = " (a zarr store?)" if Path(path).suffix == ".zarr" else ""
+            raise IsADirectoryError(
+                f"{path} is a folder{zarr}, not a .npy file; read zarr stores and "
+                "other dask arrays with sparseae.distributed.DaskSparseAutoencoder "
+                "(client=None runs it on Dask's local scheduler)"
+            )
         with open(path, "rb") as file:
             try:
                 version = np.lib.format.read_magic(file)

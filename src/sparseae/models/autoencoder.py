@@ -735,6 +735,13 @@ class SparseAutoencoder(
         extend = not state.fitting and self._can_extend(state)
         if not (state.fitting or extend):
             return self
+        if (state.fingerprint or "").startswith("dask"):
+            raise ValueError(
+                "this training state is of a fit on Dask (a checkpoint of "
+                "DaskSparseAutoencoder); continue it there, with "
+                "sparseae.distributed.DaskSparseAutoencoder.from_local(model)"
+                ".resume_fit(X) on the same dask array"
+            )
         if state.fingerprint != data_fingerprint(X):
             raise ValueError(
                 f"X of shape {X.shape} is not the data the interrupted fit was "
