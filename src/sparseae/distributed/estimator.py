@@ -20,7 +20,8 @@ __all__ = ["DaskSparseAutoencoder"]
 
 # A minibatch step on the cluster costs a round trip whatever the batch: θ to
 # the workers, one task per chunk holding batch rows, the tree of additions
-# and the sums back, about 20-40 ms on a LocalCluster (docs/distributed.md).
+# and the sums back: 0.05-0.1 s on a LocalCluster of the 2-core machine of
+# docs/distributed.md (its fixed cost per evaluation).
 # A batch pays for it once its arithmetic takes several times as long:
 # 16,000 rows at 784 -> 196, about 30 GFLOP, some 0.3 s on two cores.
 MIN_BATCH_WORK = 16_000 * 784 * 196
@@ -64,7 +65,7 @@ class DaskSparseAutoencoder(SparseAutoencoder):
     SGD and Adam are data-parallel: each step's global batch is drawn as in
     memory and every chunk sums its own rows of it; the sums give the batch's
     gradient and ρ̂ as in memory (to rounding: the rows are added chunk by
-    chunk).  A step costs a round trip of tens of milliseconds whatever its
+    chunk).  A step costs a round trip of 0.05-0.1 s whatever its
     size, so a batch should carry about 16,000 rows at MNIST's width
     (784 -> 196, about 30 GFLOP per step); smaller batches warn.
 
@@ -363,7 +364,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         if batch < rows and batch < data.shape[0]:
             warnings.warn(
                 f"batch_size={batch} is too small for a cluster: each step costs a "
-                f"round trip of tens of milliseconds, which a batch pays for from "
+                f"round trip of about 0.05-0.1 s, which a batch pays for from "
                 f"about {rows} rows at {data.shape[1]} -> {self.n_components} "
                 "(docs/distributed.md); use a larger batch_size, or "
                 "SparseAutoencoder in memory",
