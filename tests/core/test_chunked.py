@@ -196,7 +196,7 @@ def test_npy_names_the_file_row_of_a_nan(tmp_path):
     X[99, 2] = np.nan
     path = _npy(tmp_path, "X.npy", X)
     with pytest.raises(ValueError, match=r"X\.npy .*first at row 99, column 2"):
-        list(NpyChunks(path, chunk_rows=7))
+        list(NpyChunks(path, chunk_rows=7).checked())
 
 
 def test_fit_file_names_the_file_row_of_a_nan_and_refuses_complex(tmp_path):

@@ -173,10 +173,20 @@ class NpyChunks:
                     (rows, n), self._stored, buffer=view, offset=begin - base
                 )
                 del view  # the chunk alone keeps the mapping alive
-                chunk = chunk.astype(self.dtype, copy=False)
-                _check_finite_rows(self.path, chunk, start)
-                yield chunk
+                yield chunk.astype(self.dtype, copy=False)
                 del chunk
+
+    def checked(self) -> Iterator[np.ndarray]:
+        """The chunks, refusing NaN or inf by its row in the file.
+
+        One pass for a fit to make before it starts; the evaluations that
+        follow read the same chunks without checking them again.
+        """
+        start = 0
+        for chunk in self:
+            _check_finite_rows(self.path, chunk, start)
+            start += chunk.shape[0]
+            yield chunk
 
 
 def _check_stored_dtype(path, dtype: np.dtype) -> None:

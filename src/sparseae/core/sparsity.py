@@ -24,9 +24,9 @@ __all__ = ["RHO_ESTIMATES", "RHO_FLOOR", "sparsity_slope", "update_rho_hat"]
 
 RHO_ESTIMATES = ("batch", "running")
 # The smallest ρ̂ of a sigmoid unit that the KL term sees (docs/derivation.md,
-# section 7).  A unit driven off keeps a ρ̂ of e^z (expit's precision), and the
-# pull of eq. (7), −βρ/ρ̂ times a sum of that size, stays about −βρ however
-# small both get; clamping ρ̂ at ε instead cut it off below ε.  1e-200 keeps
+# section 7).  A unit driven off keeps a ρ̂ of about e^z (sigmoid_ is exact
+# there), and the pull of eq. (7), −βρ/ρ̂ times a sum of that size, stays about
+# −βρ however small both get; clamping ρ̂ at ε instead cut it off below ε.  1e-200 keeps
 # β ρ / ρ̂ finite in float64 for any β < 1e100.
 RHO_FLOOR = 1e-200
 

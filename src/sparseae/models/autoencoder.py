@@ -630,9 +630,7 @@ class SparseAutoencoder(
             source = NpyChunks(source)
         X = NpyChunks(source.path, source.chunk_rows, dtype=self._working_dtype())
         low, high = np.inf, -np.inf
-        # Reading the chunks checks them, and names the row in the file of a
-        # non-finite value (NpyChunks).
-        for chunk in X:
+        for chunk in X.checked():  # once: the evaluations read them unchecked
             low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
         if hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
