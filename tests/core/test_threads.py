@@ -1,5 +1,6 @@
 """The row-block thread pool and the BLAS limit it holds while open."""
 
+import os
 import threading
 
 import numpy as np
@@ -132,3 +133,40 @@ def test_blocks_run_on_every_thread_and_each_block_once():
     with WorkerPool(2) as pool:
         pool.run_blocks(count, [None, None], n_rows=50, block_rows=3)
     assert (seen == 1).all()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_child_forked_while_another_thread_holds_a_pool_can_open_its_own():
+    # The child has only the forking thread; the turn the parent's other
+    # thread held would never be given back there.
+    import multiprocessing
+    import warnings
+
+    opened, finish = threading.Event(), threading.Event()
+
+    def hold_a_pool():
+        with WorkerPool(1):
+            opened.set()
+            finish.wait(30)
+
+    thread, errors = in_thread(hold_a_pool)
+    try:
+        assert opened.wait(10)
+        with warnings.catch_warnings():
+            # Python 3.12+ warns about forking a threaded process.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            child = multiprocessing.get_context("fork").Process(target=_open_a_pool)
+            child.start()
+        child.join(30)
+        assert child.exitcode == 0, "the forked child could not open a pool"
+    finally:
+        if "child" in locals() and child.is_alive():
+            child.kill()
+        finish.set()
+        thread.join()
+    assert not errors
+
+
+def _open_a_pool():
+    with WorkerPool(1):
+        pass

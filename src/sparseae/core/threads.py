@@ -40,18 +40,31 @@ _controller: ThreadpoolController | None = None
 # forked child gets a new pool, since the parent's threads are not in it.
 _executor: ThreadPoolExecutor | None = None
 _executor_pid = -1
+_lock = threading.Lock()  # guards the two above
 # The outermost pool of the thread whose turn it is holds the BLAS limit: it
 # sets it on opening and lifts it, in the same thread, on closing.  Setting and
 # lifting in one thread matters: threadpoolctl 3.8 lets only the thread that
 # set OpenBLAS's limit change it again until that thread's limiter is exited,
 # and a limit lifted from another thread would leave every later
 # threadpool_limits of the program ignored.
-_lock = threading.Lock()
-_holder: threading.Thread | None = None
+#
 # Held by a thread from opening its (outermost) pool to closing it: pools of
 # other threads wait (see the module's docstring).  Re-entrant, so a pool
-# opened inside another in the same thread neither waits nor lifts the limit.
+# opened inside another in the same thread neither waits nor lifts the limit;
+# ``_depth.pools`` counts this thread's open pools.
 _turn = threading.RLock()
+_depth = threading.local()
+
+
+def _new_turn() -> None:
+    # A forked child has only the forking thread: a turn held by another
+    # thread of the parent would never be given back there.
+    global _turn, _depth
+    _turn, _depth = threading.RLock(), threading.local()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_turn)
 
 
 def _blas() -> ThreadpoolController:
@@ -104,45 +117,36 @@ def _hold_limit():
     Returns the limiter, or None inside another pool of this thread (which
     holds the limit already).
     """
-    global _holder
     _turn.acquire()
+    _depth.pools = getattr(_depth, "pools", 0) + 1
+    if _depth.pools > 1:
+        return None
     try:
-        with _lock:
-            # A forked child's copy of the holder is not alive there.
-            if _holder is not None and _holder.is_alive():
-                return None
-            _holder = threading.current_thread()
-        try:
-            limiter = _blas().limit(limits=1)
-            limiter.__enter__()
-        except BaseException:
-            with _lock:
-                _holder = None
-            raise
-        if max((lib.num_threads for lib in _blas().lib_controllers), default=1) > 1:
-            warnings.warn(
-                "sparseae could not limit the BLAS to one thread: another thread "
-                "set OpenBLAS's thread count with threadpoolctl and holds it "
-                "(threadpoolctl 3.8 lets only that thread change it), so these "
-                "sums may differ in the last bits from those of a run without "
-                "it; set the limit to 1 there, or run sparseae in that thread",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-        return limiter
+        limiter = _blas().limit(limits=1)
+        limiter.__enter__()
     except BaseException:
+        _depth.pools -= 1
         _turn.release()
         raise
+    if max((lib.num_threads for lib in _blas().lib_controllers), default=1) > 1:
+        warnings.warn(
+            "sparseae could not limit the BLAS to one thread: another thread "
+            "set OpenBLAS's thread count with threadpoolctl and holds it "
+            "(threadpoolctl 3.8 lets only that thread change it), so these "
+            "sums may differ in the last bits from those of a run without "
+            "it; set the limit to 1 there, or run sparseae in that thread",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+    return limiter
 
 
 def _release_limit(limiter) -> None:
-    global _holder
     try:
         if limiter is not None:
             limiter.__exit__(None, None, None)
-            with _lock:
-                _holder = None
     finally:
+        _depth.pools -= 1
         _turn.release()
 
 
