@@ -74,10 +74,12 @@ or abs(X)
         )
 
 
-def check_finite(X, name: str = "X") -> None:
+def check_finite(X, name: str = "X", *, offset: tuple[int, int] = (0, 0)) -> None:
     """Raise a ``ValueError`` saying how many values are NaN or infinite and where.
 
-    A sparse matrix is checked on its stored values.
+    A sparse matrix is checked on its stored values.  ``offset``: the row and
+    column of ``X[0, 0]`` in the data it is a part of (a chunk's place), added
+    to the position reported.
 
     Examples
     --------
@@ -102,7 +104,10 @@ column 1; the autoencoder needs finite numbers: impute or drop them
     else:
         first = tuple(int(i) for i in np.argwhere(bad)[0])
     n_bad, n_nan = int(bad.sum()), int(np.count_nonzero(np.isnan(values)))
-    where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else str(first)
+    if len(first) == 2:
+        where = f"row {offset[0] + first[0]}, column {offset[1] + first[1]}"
+    else:
+        where = str(first)
     overflow = ""
     if n_bad > n_nan and X.dtype != np.float64:
         overflow = (
