@@ -274,9 +274,19 @@ class BlockSums:
         Z += b2
         if settings.loss == "cross_entropy":
             # −[x log x̂ + (1 − x) log(1 − x̂)] = softplus(z3) − x z3, eq. (3),
-            # finite even where x̂ rounds to 0 or 1.
-            np.logaddexp(0, Z, out=T)
-            self.reconstruction += float(T.sum()) - float(np.vdot(X, Z))
+            # finite even where x̂ rounds to 0 or 1, summed as its two parts
+            # log(1 + e^−|z3|) and (1[z3 > 0] − x) z3, each >= 0 for x in
+            # [0, 1]: Σ softplus(z3) − Σ x z3 cancelled, by far more than the
+            # loss itself once the fit is good (negative losses in float32).
+            np.abs(Z, out=T)
+            np.negative(T, out=T)
+            np.exp(T, out=T)
+            np.log1p(T, out=T)
+            loss = float(T.sum())
+            np.greater(Z, 0, out=T)
+            T -= X
+            T *= Z
+            self.reconstruction += loss + float(T.sum())
             np.subtract(sigmoid_(Z), X, out=T)  # δ3 = x̂ − x, eq. (6b)
         else:
             if settings.output == "sigmoid":
