@@ -79,3 +79,37 @@ def test_a_loaded_model_draws_its_filters_in_the_saved_image_shape(tmp_path):
     model.save(tmp_path / "plain.safetensors")  # no image shape noted
     html = load(tmp_path / "plain.safetensors")._repr_mimebundle_()["text/html"]
     assert "heat map of the encoder weights" in html
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        dict(solver="adam", learning_rate=np.float32(0.01)),
+        dict(solver="sgd", learning_rate=np.float16(0.01), momentum=np.float32(0.5)),
+    ],
+)
+def test_numpy_scalar_step_sizes_are_saved_with_the_optimiser_state(
+    X, tmp_path, params
+):
+    # The optimiser kept np.float32(0.01), which JSON cannot hold: save
+    # raised TypeError for a model the constructor had accepted.
+    model = fitted(SparseAutoencoder(3, max_iter=2, random_state=0, **params), X)
+    again = load(model.save(tmp_path / "m.safetensors"))
+    np.testing.assert_array_equal(again.transform(X), model.transform(X))
+    for estimator in (model, again):
+        with warnings.catch_warnings(action="ignore"):
+            estimator.partial_fit(X)
+    np.testing.assert_array_equal(again.components_, model.components_)
+
+
+@pytest.mark.parametrize("labels", [[False, True], [True, False]])
+def test_a_stack_of_boolean_labels_loads_back(X, tmp_path, labels):
+    # Saved without complaint, then refused by load ("classes that are not 2
+    # or more distinct, sorted labels of one type").
+    y = np.array(labels * (len(X) // 2))
+    small = dict(pretrain_max_iter=2, softmax_max_iter=2, fine_tune_max_iter=2)
+    stack = fitted(StackedAutoencoder((3,), random_state=0, **small), X, y)
+    again = load(stack.save(tmp_path / "s.safetensors"))
+    assert again.classes_.dtype == bool
+    assert again.classes_.tolist() == [False, True]
+    np.testing.assert_array_equal(again.predict(X), stack.predict(X))

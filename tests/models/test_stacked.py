@@ -6,10 +6,12 @@ import warnings
 
 import autograd.numpy as anp
 import numpy as np
+import pandas as pd
 import pytest
 from autograd import grad
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
+from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -320,6 +322,10 @@ STACK_EDITS = {
         lambda d, a: d["classes"].reverse(),
         "classes that are not 2 or more distinct, sorted labels",
     ),
+    "classes-bool-and-int": (
+        lambda d, a: d.update(classes=[0, True] + d["classes"][2:]),
+        "classes that are not 2 or more distinct, sorted labels of one type",
+    ),
     "bool-param": (
         lambda d, a: d["params"].update(tol=False),
         "has invalid params: The 'tol' parameter .* Got False instead",
@@ -392,3 +398,23 @@ def test_a_pretrained_layer_that_collapsed_is_warned_about():
             X, y
         )
     assert not [w for w in caught if "collapsed" in str(w.message)]
+
+
+def test_pandas_output_does_not_reach_the_layers(small_stack):
+    # Under transform_output="pandas" the first layer handed the second a
+    # DataFrame, so the second expected feature names from then on and warned
+    # at every array.
+    _, X = small_stack
+    y = np.arange(100) % 3
+    small = dict(pretrain_max_iter=2, softmax_max_iter=2, fine_tune_max_iter=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with config_context(transform_output="pandas"):
+            model = StackedAutoencoder((5, 4), random_state=0, **small)
+            model.fit(X[:100], y)
+            assert isinstance(model.transform(X[:3]), pd.DataFrame)
+    assert not any(hasattr(a, "feature_names_in_") for a in model.autoencoders_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        codes = model.autoencoders_[0].transform(X[:3])
+        assert model.autoencoders_[1].transform(codes).shape == (3, 4)

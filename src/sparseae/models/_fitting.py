@@ -261,8 +261,13 @@ class TrainingMixin:
         rate = self.learning_rate
         if rate == "auto":
             rate = AUTO_LEARNING_RATE[self.solver]
+        # Python floats: the optimiser's state is saved as JSON, which holds no
+        # NumPy scalar (np.float32(0.01) is a valid learning_rate).
+        rate = float(rate)
         if self.solver == "sgd":
-            return make_optimizer("sgd", learning_rate=rate, momentum=self.momentum)
+            return make_optimizer(
+                "sgd", learning_rate=rate, momentum=float(self.momentum)
+            )
         return make_optimizer("adam", learning_rate=rate)
 
 

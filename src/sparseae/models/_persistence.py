@@ -81,6 +81,7 @@ def json_params(model) -> dict:
 def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
     """The JSON fields and the arrays of a fitted or checkpointed ``model``."""
     check_is_fitted(model)
+    _check_loadable(model)
     arrays = {name: getattr(model, attribute) for name, attribute in WEIGHTS.items()}
     names = getattr(model, "feature_names_in_", None)
     fields = {
@@ -97,6 +98,31 @@ def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
         state_arrays, fields["training"] = state.to_saved()
         arrays |= {f"training.{name}": value for name, value in state_arrays.items()}
     return fields, arrays
+
+
+def _check_loadable(model: SparseAutoencoder) -> None:
+    """Refuse to write a file :func:`restore` would refuse to read.
+
+    Parameters set after the fit (``set_params``) can disagree with the fitted
+    weights or training state; the file would hold the new parameters with
+    the old arrays.  The shape and L-BFGS memory are checked here, as
+    :func:`restore` would; a minibatch state's checks are left to reading
+    (they sort the epoch's order, too costly for every checkpoint).
+    """
+    h = model.components_.shape[0]
+    if model.n_components != h:
+        raise ValueError(
+            f"cannot save: n_components={model.n_components} was set after the "
+            f"fit, whose weights have {h} hidden units; set n_components={h} "
+            "again, or fit before saving"
+        )
+    state = getattr(model, "_training_state", None)
+    if isinstance(state, LbfgsRun) and len(state.solver.s) > model.lbfgs_memory:
+        raise ValueError(
+            f"cannot save: lbfgs_memory={model.lbfgs_memory} was set after the fit, "
+            f"whose L-BFGS state holds {len(state.solver.s)} correction pairs; set "
+            f"lbfgs_memory={len(state.solver.s)} or more, or fit before saving"
+        )
 
 
 def _is_count(value) -> bool:

@@ -45,6 +45,13 @@ LABEL_TYPES = (str, int, float)
 def dump(model: StackedAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
     """The JSON fields and the arrays of a fitted ``model``."""
     check_is_fitted(model)
+    fitted = [a.n_components for a in model.autoencoders_]
+    if model._check_layer_sizes() != fitted:
+        raise ValueError(
+            f"cannot save: hidden_layer_sizes={model.hidden_layer_sizes!r} was set "
+            f"after the fit, whose layers have {tuple(fitted)} units; set "
+            f"hidden_layer_sizes={tuple(fitted)} again, or fit before saving"
+        )
     params = autoencoder_file.json_params(model)
     params["hidden_layer_sizes"] = [int(s) for s in params["hidden_layer_sizes"]]
     arrays = {}
@@ -106,9 +113,9 @@ def _check_document(document: dict, sizes: list[int]) -> None:
     classes = document["classes"]
     if (
         len(classes) < 2
-        or not all(
-            isinstance(c, LABEL_TYPES) and not isinstance(c, bool) for c in classes
-        )
+        # Booleans are labels of their own type (y of True and False), never
+        # numbers: one type for all, so [0, True] is refused.
+        or not all(isinstance(c, LABEL_TYPES) for c in classes)
         or len({type(c) for c in classes}) != 1
         or sorted(classes) != classes
         or len(set(classes)) != len(classes)

@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 __all__ = ["AutoencoderTransformMixin"]
 
+# Values of the reconstruction that ``score`` holds at a time (8 MiB in float64).
+SCORE_BLOCK_VALUES = 2**20
+
 
 class AutoencoderTransformMixin(TransformerMixin):
     """Transform, inverse-transform, score and save a fitted autoencoder."""
@@ -107,10 +110,12 @@ class AutoencoderTransformMixin(TransformerMixin):
             X, dtype=self.components_.dtype, ensure_all_finite=False, ensure_2d=False
         )
         check_finite(codes)
-        if codes.ndim != 2 or codes.shape[1] != self.n_components:
+        # The fitted width: n_components may have been set since the fit.
+        units = self.components_.shape[0]
+        if codes.ndim != 2 or codes.shape[1] != units:
             raise ValueError(
-                f"X must have shape (n_samples, {self.n_components}) (one column per "
-                f"hidden unit), got {codes.shape}"
+                f"X must have shape (n_samples, {units}) (one column per hidden "
+                f"unit), got {codes.shape}"
             )
         return decode(self._params(), codes, self.output_activation)
 
@@ -132,13 +137,20 @@ class AutoencoderTransformMixin(TransformerMixin):
         check_is_fitted(self)
         X = self._validate_X(X, reset=False)
         params = self._params()
-        reconstruction = decode(params, self._encode(X), self.output_activation)
-        if sp.issparse(X):
-            X = X.tocoo()
-            np.subtract.at(reconstruction, (X.row, X.col), X.data)
-        else:
-            reconstruction -= X
-        return -0.5 * float(np.vdot(reconstruction, reconstruction)) / X.shape[0]
+        # Blocks of rows: a sparse X's reconstruction is dense, and whole it
+        # would be n_samples × n_features however few values X stores.
+        rows = max(1, SCORE_BLOCK_VALUES // X.shape[1])
+        total = 0.0
+        for start in range(0, X.shape[0], rows):
+            block = X[start : start + rows]
+            error = decode(params, self._encode(block), self.output_activation)
+            if sp.issparse(block):
+                block = block.tocoo()
+                np.subtract.at(error, (block.row, block.col), block.data)
+            else:
+                error -= block
+            total += float(np.vdot(error, error))
+        return -0.5 * total / X.shape[0]
 
     def save(
         self, path: str | PathLike[str], *, extra: dict[str, Any] | None = None

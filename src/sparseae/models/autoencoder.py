@@ -514,6 +514,29 @@ class SparseAutoencoder(
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype!r}")
         return dtype
 
+    def _check_goes_on(self, method: str) -> None:
+        """Refuse to train the fitted weights on under a changed shape or type.
+
+        ``set_params(n_components=...)`` or ``set_params(dtype=...)`` after a
+        fit changes what :meth:`fit` would build, not the weights ``method``
+        continues from.
+        """
+        units, dtype = self.components_.shape[0], self.components_.dtype
+        if self.n_components != units:
+            raise ValueError(
+                f"n_components={self.n_components} differs from the {units} hidden "
+                f"units of the fitted model, which {method} trains on: set "
+                f"n_components={units}, or call fit to start a model of "
+                f"{self.n_components} units"
+            )
+        if self._working_dtype() != dtype:
+            raise ValueError(
+                f"dtype={np.dtype(self.dtype).name} differs from the fitted "
+                f"model's {dtype.name}, which {method} trains on: set "
+                f"dtype={dtype.name!r}, or call fit to start again in "
+                f"{np.dtype(self.dtype).name}"
+            )
+
     def _validate_X(self, X, *, reset: bool, training: bool = False):
         """``X`` as an array (or CSR matrix) of the working type, checked.
 
@@ -676,6 +699,8 @@ class SparseAutoencoder(
             The updated estimator.
         """
         first = not hasattr(self, "components_")
+        if not first:
+            self._check_goes_on("partial_fit")
         X = self._validate_X(X, reset=first, training=True)
         settings = self._settings()
         rng = self._initialize(X) if first else self._generator()
@@ -723,6 +748,7 @@ class SparseAutoencoder(
                 f"checkpoint, or a model fitted by this version), got "
                 f"solver={self.solver!r} without one"
             )
+        self._check_goes_on("resume_fit")
         kind = "lbfgs" if isinstance(state, LbfgsRun) else "sgd' or 'adam"
         if (self.solver == "lbfgs") != isinstance(state, LbfgsRun):
             raise ValueError(

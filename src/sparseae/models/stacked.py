@@ -12,6 +12,7 @@ from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -245,7 +246,10 @@ class StackedAutoencoder(
                 dtype=X.dtype,
                 verbose=self.verbose,
             )
-            features = autoencoder.fit_transform(features)
+            # Arrays between the stages, whatever set_output the user chose:
+            # a DataFrame would give the next layer feature names to expect.
+            with config_context(transform_output="default"):
+                features = autoencoder.fit_transform(features)
             self._check_not_collapsed(depth, features)
             self.autoencoders_.append(autoencoder)
             self.fit_times_[f"pretrain layer {depth}"] = time.perf_counter() - start
