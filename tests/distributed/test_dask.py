@@ -263,8 +263,36 @@ def test_decoding_and_scoring_run_where_the_rows_lie(client, zarr_data):
         rtol=1e-13,
     )
     assert model.score(zarr_data(X)) == pytest.approx(local.score(X), rel=1e-12)
-    with pytest.raises(ValueError, match=r"n_components=5\), got \(700, 12\)"):
+    with pytest.raises(ValueError, match=r"hidden units=5\), got \(700, 12\)"):
         model.inverse_transform(zarr_data(X))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_set_params_after_a_fit_changes_no_fitted_shape(client, zarr_data, solver):
+    X = data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(
+            **HYPER,
+            n_components=5,
+            max_iter=3,
+            solver=solver,
+            batch_size=700,  # the whole data: no warning of a small batch
+            random_state=0,
+            client=client,
+        ).fit(zarr_data(X))
+    model.set_params(n_components=7, max_iter=6)
+    # Encoding and decoding use the fitted units, lazily and computed alike.
+    codes = model.transform(zarr_data(X))
+    assert codes.chunks[1] == (5,)
+    assert client.compute(codes, sync=True).shape == (700, 5)
+    decoded = model.inverse_transform(codes)
+    assert client.compute(decoded, sync=True).shape == (700, 12)
+    # Training on is refused, naming the parameter, as in memory.
+    methods = ["resume_fit"] + (["partial_fit"] if solver == "adam" else [])
+    for method in methods:
+        with pytest.raises(ValueError, match=r"n_components=7 differs from the 5"):
+            getattr(model, method)(zarr_data(X))
 
 
 def test_an_unfitted_model_and_a_bad_client_are_named(client, zarr_data):

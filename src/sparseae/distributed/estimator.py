@@ -291,6 +291,7 @@ n_iter_, loss_curve_, history_, n_features_in_
                 "resume_fit needs a model saved with its training state (a "
                 "checkpoint, or a model fitted by this version); this one has none"
             )
+        self._check_goes_on("resume_fit")
         if (self.solver == "lbfgs") != isinstance(state, LbfgsRun):
             kind = "lbfgs" if isinstance(state, LbfgsRun) else "sgd' or 'adam"
             raise ValueError(
@@ -343,6 +344,8 @@ n_iter_, loss_curve_, history_, n_features_in_
                 f"partial_fit needs solver='sgd' or 'adam', got solver={self.solver!r}"
             )
         first = not hasattr(self, "components_")
+        if not first:
+            self._check_goes_on("partial_fit")
         self._data = data = self._prepare(X, reset=first)
         try:
             settings = self._settings()
@@ -392,7 +395,8 @@ n_iter_, loss_curve_, history_, n_features_in_
         self._check_width(X, self.n_features_in_, "n_features_in_")
         return X.rechunk({1: -1}).map_blocks(
             local.transform,
-            chunks=(X.chunks[0], (self.n_components,)),
+            # The fitted units, whatever set_params has made n_components since.
+            chunks=(X.chunks[0], (self.components_.shape[0],)),
             dtype=self.components_.dtype,
         )
 
@@ -413,7 +417,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         if not _is_dask(X):
             return super().inverse_transform(X)
         local = self.to_local()
-        self._check_width(X, self.n_components, "n_components")
+        self._check_width(X, self.components_.shape[0], "hidden units")
         return X.rechunk({1: -1}).map_blocks(
             local.inverse_transform,
             chunks=(X.chunks[0], (self.n_features_in_,)),
