@@ -177,3 +177,35 @@ def test_empty_or_flat_data_is_refused(fitted):
         summarize(model, np.empty((0, 12)))
     with pytest.raises(ValueError, match=r"got shape \(12,\)"):
         summarize(model, np.zeros(12))
+
+
+@pytest.mark.parametrize("value", [0.0, 0.1, 0.3, 0.7])
+@pytest.mark.parametrize("chunk_size", [None, 3])
+def test_fvu_of_data_that_do_not_vary_is_nan(fitted, value, chunk_size):
+    """As documented; a rounded mean of 0.3s once made it about 3e31."""
+    model, _ = fitted
+    X = np.full((20, 12), value)
+    X[:, 5] = np.linspace(0, 1, 20)  # one feature varies: a finite FVU
+    assert np.isfinite(summarize(model, X, chunk_size=chunk_size)["fvu"])
+    X[:, 5] = value
+    assert np.isnan(summarize(model, X, chunk_size=chunk_size)["fvu"])
+
+
+def test_fvu_is_unchanged_by_an_offset_of_the_data(fitted):
+    """The variance is of x - x̄; far from 0 it is not swamped by rounding."""
+    model, X = fitted
+    expected = ((X - X.mean(axis=0)) ** 2).sum()
+    summary = summarize(model, X, chunk_size=10)
+    squared_error = summary["reconstruction_error"] * len(X)
+    assert squared_error / summary["fvu"] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("form", ["csr_matrix", "csc_matrix", "csr_array"])
+def test_sparse_data_give_the_summary_of_dense_data(fitted, form):
+    import scipy.sparse as sp
+
+    model, X = fitted
+    X = np.where(X > 0.6, X, 0.0)
+    dense = summarize(model, X, top_k=3, bins=4, chunk_size=10)
+    sparse = summarize(model, getattr(sp, form)(X), top_k=3, bins=4, chunk_size=10)
+    assert sparse == dense

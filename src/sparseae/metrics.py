@@ -18,7 +18,13 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["DEFAULT_QUANTILES", "SATURATED_FRACTION", "default_threshold", "summarize"]
+__all__ = [
+    "DEFAULT_QUANTILES",
+    "SATURATED_FRACTION",
+    "default_threshold",
+    "dense_rows",
+    "summarize",
+]
 
 # ρ̂ quantiles reported: the extremes, the quartiles and the 5% tails.
 DEFAULT_QUANTILES = (0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0)
@@ -55,6 +61,33 @@ def default_threshold(hidden_activation: str) -> float:
     return 0.5 if hidden_activation == "sigmoid" else 0.0
 
 
+def dense_rows(X, index) -> np.ndarray:
+    """``X[index]`` as a NumPy array, whatever holds ``X``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        An ndarray, an ``np.memmap``, or a SciPy sparse matrix or array (CSR
+        or CSC, as ``fit`` and ``transform`` take), which is made dense only
+        for the rows asked for.
+    index : slice or array of int
+        Rows.
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_features)
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> dense_rows(sp.csr_matrix(np.eye(3)), slice(1, 3)).tolist()
+    [[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    """
+    rows = X[index]
+    # SciPy's sparse matrices and arrays; NumPy would wrap them in an object array.
+    return rows.toarray() if hasattr(rows, "toarray") else np.asarray(rows)
+
+
 def summarize(
     model,
     X,
@@ -78,8 +111,9 @@ def summarize(
         Fitted.  Read through ``transform``, ``inverse_transform``,
         ``n_components``, ``sparsity_target`` and
         ``getattr(model, "hidden_activation", "sigmoid")``.
-    X : array-like of shape (n_samples, n_features)
-        Data, e.g. the training set; an ``np.memmap`` is read chunk by chunk.
+    X : array-like or sparse matrix of shape (n_samples, n_features)
+        Data, e.g. the training set; an ``np.memmap`` is read chunk by chunk,
+        a SciPy sparse matrix made dense a chunk at a time.
     threshold : float or None, default=None
         Activation above which a unit is active; ``None`` is
         :func:`default_threshold` of the model's hidden activation (0.5 for
@@ -176,12 +210,16 @@ def summarize(
     squared_error = 0.0
     # Per-feature count, mean and sum of squared deviations, merged chunk by
     # chunk (Chan, Golub and LeVeque's pairwise update), so Σ‖x − x̄‖² comes
-    # from one pass without the cancellation of Σx² − n x̄².
+    # from one pass without the cancellation of Σx² − n x̄².  The moments are
+    # of x − x₀ (x₀ the first row), which has the same deviations: a constant
+    # feature is then exactly 0 and adds exactly 0, where its rounded mean
+    # would leave ~1e-33 and make the FVU of constant data ~1e31, not NaN.
     seen, mean, m2 = 0, np.zeros(n_features), np.zeros(n_features)
+    shift = dense_rows(X, slice(0, 1)).astype(np.float64)  # (1, n_features)
     top = _TopK(n_components, top_k) if top_k else None
     counts = np.zeros((n_components, bins), dtype=np.int64) if bins else None
     for start in range(0, n_samples, chunk_size):
-        chunk = np.asarray(X[start : start + chunk_size])
+        chunk = dense_rows(X, slice(start, start + chunk_size))
         codes = model.transform(chunk)  # (rows, n_components)
         reconstruction = model.inverse_transform(codes)  # (rows, n_features)
         chunk = chunk.astype(np.float64, copy=False)
@@ -189,7 +227,7 @@ def summarize(
         activation_sum += codes.sum(axis=0)
         active_count += np.count_nonzero(codes > threshold, axis=0)
         squared_error += float(np.square(chunk - reconstruction).sum())
-        seen, mean, m2 = _merge_moments(seen, mean, m2, chunk)
+        seen, mean, m2 = _merge_moments(seen, mean, m2, chunk - shift)
         if top is not None:
             top.update(codes, start)
         if counts is not None:

@@ -172,6 +172,16 @@ def test_a_unit_link_works_every_time_it_is_clicked(browser, digits, tmp_path):
             assert card.evaluate("c => c.getBoundingClientRect().top") < 900
         # A card with no active input says so instead of showing rows 0-8.
         assert "no input activates this unit" in card.inner_text()
+        # A card with a few says so, and its longer caption leaves the filter
+        # beside it at the size of every other filter.
+        page.click("button[data-show-page='all']")
+        few = page.locator("figcaption", has_text="only ")
+        assert few.count() > 0
+        widths = page.eval_on_selector_all(
+            "img[alt^='filter of unit']",
+            "images => images.map(i => i.getBoundingClientRect().width)",
+        )
+        assert len(widths) == 30 and min(widths) == max(widths) == 64
         assert not_blank(keep_screenshot(page, tmp_path, "report-relu-link.png"))
         assert errors == []
     finally:

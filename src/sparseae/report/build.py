@@ -15,11 +15,12 @@ import functools
 import math
 import platform
 import time
+from numbers import Integral
 
 import numpy as np
 
 from .._version import __version__
-from ..metrics import summarize
+from ..metrics import dense_rows, summarize
 from .images import ImageLayout, diverging, grey, grid, png_data_uri
 
 __all__ = ["build_report", "model_html"]
@@ -28,6 +29,10 @@ __all__ = ["build_report", "model_html"]
 HISTOGRAM_WIDTH, HISTOGRAM_HEIGHT = 160, 44
 # Rows of X sampled to choose the grey scale of inputs that are not in [0, 1].
 RANGE_SAMPLE = 2000
+# Grey level between the top inputs of a grid, and of its empty places.
+GRID_FILL = 96
+# Screen pixels of one input in a strip of top inputs (data that are not images).
+STRIP_ROW = 6
 
 
 @functools.cache
@@ -50,6 +55,11 @@ def _format_number(value, digits=4):
         return value
     if isinstance(value, int | np.integer):
         return f"{value:,}"
+    if math.isnan(value):
+        # The FVU of data that do not vary, say: a word, not "nan".
+        return "undefined"
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
     return f"{value:.{digits}g}"
 
 
@@ -73,9 +83,9 @@ def build_report(
     ----------
     model : SparseAutoencoder
         Fitted.
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or sparse matrix of shape (n_samples, n_features)
         Data to measure the units on, e.g. the training set; an ``np.memmap``
-        is read in chunks.
+        is read in chunks, a SciPy sparse matrix made dense a chunk at a time.
     history : mapping of str to list, optional
         Training curves (keys ``"loss"``, ``"reconstruction"``,
         ``"weight_decay"``, ``"sparsity"``, ``"mean_activation"``,
@@ -126,14 +136,11 @@ def build_report(
             "use build_stacked_report (or write_report) for a stacked model"
         )
     started = time.perf_counter()
-    for name, value, low in (
-        ("top_k", top_k, 1),
-        ("bins", bins, 1),
-        ("units_per_page", units_per_page, 1),
-        ("n_reconstructions", n_reconstructions, 0),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    check_fitted(model, "components_")
+    top_k = check_count("top_k", top_k, 1)
+    bins = check_count("bins", bins, 1)
+    units_per_page = check_count("units_per_page", units_per_page, 1)
+    n_reconstructions = check_count("n_reconstructions", n_reconstructions, 0)
     if not hasattr(X, "shape") or not hasattr(X, "dtype"):
         X = np.asarray(X)
     n_features = int(model.n_features_in_)
@@ -150,7 +157,7 @@ def build_report(
     low, high = _data_range(model, X)
 
     filter_images = _unit_filters(model.components_, layout)
-    top_images = _top_inputs(X, summary["top_inputs"]["indices"], layout, low, high)
+    top_images = _top_inputs(X, summary["top_inputs"], layout, low, high)
     from .figures import curves_figure, rho_hat_figure
     from .units import notions, unit_histograms
 
@@ -159,7 +166,8 @@ def build_report(
     counts = None
     if not facts["sigmoid"]:
         counts = unit_histograms(model, X, facts["maxima"], bins)
-    cards = _cards(summary, facts, filter_images, top_images, top_k, counts)
+    sizes = _display_sizes(layout, len(summary["top_inputs"]["indices"][0]))
+    cards = _cards(summary, facts, filter_images, top_images, top_k, sizes, counts)
     pages = _pages(cards, units_per_page)
     target = float(model.sparsity_target) if facts["target"] else None
 
@@ -177,9 +185,10 @@ def build_report(
         },
         "versions": _versions(),
         "summary": summary,
+        "fvu_undefined": math.isnan(summary["fvu"]),
         "filters": _filter_grid(model.components_, layout),
         "filters_are_images": layout.is_image,
-        "sizes": _display_sizes(layout, len(summary["top_inputs"]["indices"][0])),
+        "sizes": sizes,
         "curves": curves_figure(history, target, step=_step(model)),
         "rho_hat_plot": rho_hat_figure(summary["rho_hat"], target),
         "rho_hat_zero": sum(1 for value in summary["rho_hat"] if value <= 0),
@@ -227,6 +236,24 @@ def model_html(model, *, image_shape=None) -> str:
     return _environment().get_template("model.html.j2").render(context)
 
 
+def check_fitted(model, attribute) -> None:
+    """Refuse a model that has not been fitted, as scikit-learn words it."""
+    if not hasattr(model, attribute):
+        from sklearn.exceptions import NotFittedError
+
+        raise NotFittedError(
+            f"This {type(model).__name__} instance is not fitted yet: call fit "
+            "before building its report"
+        )
+
+
+def check_count(name, value, low) -> int:
+    """``value`` as an int >= ``low`` (NumPy integers too), else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
 def _is_stacked(model) -> bool:
     """Whether ``model`` is a StackedAutoencoder, without importing scikit-learn."""
     return hasattr(model, "autoencoders_")
@@ -243,13 +270,17 @@ def _covers(summary, top_k, bins) -> bool:
     )
 
 
-def _cards(summary, facts, filter_images, top_images, top_k, counts=None):
-    """What each unit's card shows (see :func:`.units.cards`)."""
+def _cards(summary, facts, filter_images, top_images, top_k, sizes, counts=None):
+    """What each unit's card shows (see :func:`.units.cards`).
+
+    ``sizes`` is :func:`_display_sizes`: a strip of top inputs is as tall as
+    the inputs it shows.
+    """
     from .units import cards
 
     if counts is None:
         counts = summary["histograms"]["counts"]
-    return cards(
+    result = cards(
         summary,
         facts,
         filter_images,
@@ -259,6 +290,12 @@ def _cards(summary, facts, filter_images, top_images, top_k, counts=None):
         width=HISTOGRAM_WIDTH,
         height=HISTOGRAM_HEIGHT,
     )
+    width, height = sizes["top"]
+    for card in result:
+        if "strip_row" in sizes:
+            height = sizes["strip_row"] * len(card["top_inputs"])
+        card["top_size"] = (width, height)
+    return result
 
 
 def _pages(cards, units_per_page) -> list[list[dict]]:
@@ -346,8 +383,10 @@ def _data_range(model, X) -> tuple[float, float]:
     """Grey scale of the inputs: [0, 1] for sigmoid outputs, else X's 0.5-99.5%."""
     if getattr(model, "output_activation", None) == "sigmoid":
         return 0.0, 1.0
-    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), RANGE_SAMPLE)).astype(int))
-    sample = np.asarray(X[rows], dtype=np.float64)
+    rows = np.unique(
+        np.linspace(0, X.shape[0] - 1, min(X.shape[0], RANGE_SAMPLE)).astype(int)
+    )
+    sample = dense_rows(X, rows).astype(np.float64)
     low, high = np.percentile(sample, [0.5, 99.5])
     return float(low), float(high)
 
@@ -367,7 +406,12 @@ def _display_sizes(layout, top_k) -> dict:
     features span the card.
     """
     if not layout.is_image:
-        return {"filter": (320, 12), "top": (320, 6 * top_k), "pair": (320, 16)}
+        return {
+            "filter": (320, 12),
+            "top": (320, STRIP_ROW * top_k),
+            "strip_row": STRIP_ROW,
+            "pair": (320, 16),
+        }
     height, width = layout.shape
     scale = max(1, 64 // max(height, width))
     n_cols = math.ceil(math.sqrt(top_k))
@@ -413,28 +457,44 @@ def _unit_filters(components, layout) -> list[str]:
     ]
 
 
-def _top_inputs(X, indices, layout, low, high) -> list[str]:
-    indices = np.asarray(indices, dtype=np.int64)  # (n_components, k)
+def _top_inputs(X, top_inputs, layout, low, high) -> list[str | None]:
+    """Each unit's top inputs as one picture, None for a unit no input activates.
+
+    Only inputs with an activation above 0 are drawn: a ReLU or top-k unit
+    active on fewer inputs than asked for has zeros after them, at rows that
+    merely come first in X.  The rest of an image grid is left blank.
+    """
+    indices = np.asarray(top_inputs["indices"], dtype=np.int64)  # (n_components, k)
+    shown = (np.asarray(top_inputs["activations"]) > 0).sum(axis=1)  # (n_components,)
     # Each input is read and drawn once, however many units it tops.
     rows, position = np.unique(indices, return_inverse=True)
     position = position.reshape(indices.shape)
-    data = np.asarray(X[rows], dtype=np.float64)
+    data = dense_rows(X, rows).astype(np.float64)
     if layout.is_image:
         drawn = grey(layout.images(data), low, high)
         n_cols = math.ceil(math.sqrt(indices.shape[1]))
-        return [
-            png_data_uri(grid(drawn[unit], n_cols=n_cols, fill=96)) for unit in position
-        ]
-    drawn = grey(data, low, high)
-    return [png_data_uri(drawn[unit]) for unit in position]
+    else:
+        drawn = grey(data, low, high)
+    pictures = []
+    for unit, count in zip(position, shown, strict=True):
+        if not count:
+            pictures.append(None)
+        elif layout.is_image:
+            cells = drawn[unit]  # (k, height, width[, 3]), a copy
+            cells[count:] = GRID_FILL
+            pictures.append(png_data_uri(grid(cells, n_cols=n_cols, fill=GRID_FILL)))
+        else:
+            pictures.append(png_data_uri(drawn[unit[:count]]))
+    return pictures
 
 
 def _reconstructions(model, X, layout, low, high, count) -> list[dict]:
     if count == 0:
         return []
-    rows = np.unique(np.linspace(0, len(X) - 1, min(len(X), count)).astype(int))
-    inputs = np.asarray(X[rows], dtype=np.float64)
-    outputs = np.asarray(model.inverse_transform(model.transform(X[rows])))
+    rows = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], count)).astype(int))
+    chosen = dense_rows(X, rows)
+    inputs = chosen.astype(np.float64)
+    outputs = np.asarray(model.inverse_transform(model.transform(chosen)))
     errors = np.square(inputs - outputs).sum(axis=1)
     pairs = []
     for row, x, x_hat, error in zip(rows, inputs, outputs, errors, strict=True):

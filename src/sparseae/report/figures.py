@@ -152,7 +152,7 @@ def rho_hat_figure(rho_hat, sparsity_target=None) -> str:
     high = max([*marks, float(rho_hat.max())])
     if low is not None and high / max(low, 1e-300) > 100:
         low = max(low, 1e-12)
-        axes.hist(positive, bins=np.geomspace(low, high, 31))
+        counts, _, _ = axes.hist(positive, bins=np.geomspace(low, high, 31))
         axes.set_xscale("log")
         if n_zero:
             # A log axis has no place for 0: those units are counted apart.
@@ -160,9 +160,16 @@ def rho_hat_figure(rho_hat, sparsity_target=None) -> str:
     else:
         low = min([*marks, float(rho_hat.min())])
         pad = 0.05 * (high - low) or 0.05 * high or 0.05
-        axes.hist(rho_hat, bins=30, range=(max(low - pad, 0.0), high + pad))
+        counts, _, _ = axes.hist(
+            rho_hat, bins=30, range=(max(low - pad, 0.0), high + pad)
+        )
+        # Matplotlib's default of up to 9 ticks runs labels such as 0.0525
+        # into one another on a narrow range.
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5))
     for mark in marks:
         axes.axvline(mark, color="C3", linestyle="--", label="target ρ")
+        # Room above the tallest bar for the legend, which would cover it.
+        axes.set_ylim(0, 1.35 * max(counts.max(), 1))
         axes.legend(fontsize="small", loc="upper right")
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     label = "mean activation ρ̂ of a unit"

@@ -35,6 +35,8 @@ from .build import (
     _top_inputs,
     _unit_filters,
     _versions,
+    check_count,
+    check_fitted,
 )
 from .images import ImageLayout
 
@@ -125,13 +127,10 @@ def build_stacked_report(
     (True, 4)
     """
     started = time.perf_counter()
-    for name, value in (
-        ("top_k", top_k),
-        ("bins", bins),
-        ("units_per_page", units_per_page),
-    ):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+    check_fitted(model, "weights_")
+    top_k = check_count("top_k", top_k, 1)
+    bins = check_count("bins", bins, 1)
+    units_per_page = check_count("units_per_page", units_per_page, 1)
     X = np.asarray(X, dtype=model.weights_[0].dtype)
     n_features = int(model.n_features_in_)
     if X.ndim != 2 or X.shape[1] != n_features or len(X) == 0:
@@ -146,12 +145,13 @@ def build_stacked_report(
     layers, first = _layers(model, X, top_k, bins)
 
     filter_images = _unit_filters(model.weights_[0], layout)
-    top_images = _top_inputs(X, first["top_inputs"]["indices"], layout, low, high)
+    top_images = _top_inputs(X, first["top_inputs"], layout, low, high)
     from .figures import layer_curves_figure
     from .units import notions
 
     facts = notions(first)
-    cards = _cards(first, facts, filter_images, top_images, top_k)
+    display_sizes = _display_sizes(layout, len(first["top_inputs"]["indices"][0]))
+    cards = _cards(first, facts, filter_images, top_images, top_k, display_sizes)
 
     sizes = [n_features, *(a.n_components for a in model.autoencoders_)]
     n_classes = len(model.classes_)
@@ -183,7 +183,7 @@ def build_stacked_report(
         "fine_tuned": model.n_iter_ > 0,
         "filters_are_images": layout.is_image,
         "first": first,
-        "sizes": _display_sizes(layout, len(first["top_inputs"]["indices"][0])),
+        "sizes": display_sizes,
         "pages": _pages(cards, units_per_page),
         "top_k": top_k,
         "units": facts,

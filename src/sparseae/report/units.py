@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..metrics import dense_rows
 from .images import histogram_bars
 
 __all__ = ["NEGLIGIBLE", "cards", "notions", "unit_histograms"]
@@ -107,7 +108,8 @@ def unit_histograms(model, X, maxima, bins) -> np.ndarray:
     chunk_size = max(1, CHUNK_ELEMENTS // max(X.shape[1], n_components))
     for start in range(0, X.shape[0], chunk_size):
         codes = np.asarray(
-            model.transform(np.asarray(X[start : start + chunk_size])), np.float64
+            model.transform(dense_rows(X, slice(start, start + chunk_size))),
+            np.float64,
         )
         index = np.clip(np.floor(codes / scale * bins).astype(np.int64), 0, bins - 1)
         counts += np.bincount((index + offsets).ravel(), minlength=counts.size)
@@ -118,7 +120,8 @@ def cards(summary, facts, filter_images, top_images, top_k, *, counts, width, he
     """What each unit's card shows, from the summary and the unit's pictures.
 
     ``counts`` are the histogram counts drawn, over [0, 1] for sigmoid units
-    and over [0, the unit's maximum] otherwise.
+    and over [0, the unit's maximum] otherwise.  A card lists only the top
+    inputs with an activation above 0 (``top_images`` draws those).
     """
     dead = set(facts["dead"]["indices"])
     quiet = set(facts["quiet"]["indices"]) if facts["quiet"] else set()
@@ -127,6 +130,11 @@ def cards(summary, facts, filter_images, top_images, top_k, *, counts, width, he
     for j in range(int(summary["n_components"])):
         rows = summary["top_inputs"]["indices"][j][:top_k]
         values = summary["top_inputs"]["activations"][j][:top_k]
+        # Inputs at activation 0 do not activate the unit: they are only the
+        # first rows of X, after the few (or none) that do.
+        top_inputs = [
+            (row, value) for row, value in zip(rows, values, strict=True) if value > 0
+        ]
         maximum = facts["maxima"][j]
         end = 1.0 if facts["sigmoid"] else (maximum if maximum > 0 else 1.0)
         result.append(
@@ -141,7 +149,9 @@ def cards(summary, facts, filter_images, top_images, top_k, *, counts, width, he
                 "silent": maximum <= 0,
                 "filter": filter_images[j],
                 "top": top_images[j],
-                "top_inputs": list(zip(rows, values, strict=True)),
+                "top_inputs": top_inputs,
+                # Fewer inputs activate the unit than the card has room for.
+                "only_these": len(top_inputs) < len(rows),
                 "bars": histogram_bars(counts[j], width=width, height=height),
                 "end": end,
                 "rho_hat_x": _x(summary["rho_hat"][j] / end, width),
