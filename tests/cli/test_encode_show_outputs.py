@@ -71,3 +71,24 @@ def test_show_says_the_features_are_not_divisible_by_the_channels(
     err = capsys.readouterr().err
     assert "64 features are not divisible by 3" in err
     assert "square" not in err
+
+
+def test_encode_removes_what_a_killed_encode_left_beside_its_output(
+    tmp_path, model_path, capsys
+):
+    out = tmp_path / "codes.npy"
+    # What write_bytes_atomically leaves when SIGKILL cuts a write short.
+    stale = tmp_path / ".codes.npy.0a1b2c3d.tmp"
+    stale.write_bytes(b"half a file")
+    mine = [tmp_path / ".codes.npy.notes.tmp", tmp_path / ".other.npy.0a1b2c3d.tmp"]
+    for path in mine:
+        path.write_text("not a leftover of this output")
+    assert main(["encode", str(model_path), "digits", "-o", str(out)]) == 0
+    assert not stale.exists() and all(path.exists() for path in mine)
+    err = capsys.readouterr().err
+    assert "note: removed what killed writes of" in err
+    assert ".codes.npy.0a1b2c3d.tmp" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == [
+        ".codes.npy.notes.tmp",
+        ".other.npy.0a1b2c3d.tmp",
+    ]

@@ -59,3 +59,10 @@ def test_a_wrong_tied_gradient_fails(capsys, monkeypatch):
     assert main(["gradcheck"]) == 1
     failing = [line for line in capsys.readouterr().out.splitlines() if "FAIL" in line]
     assert failing and all("+tied" in line for line in failing)
+
+
+def test_a_negative_seed_names_the_option_and_what_is_valid(capsys):
+    assert main(["gradcheck", "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "argument --seed: must be an integer >= 0, got -1" in err
+    assert len(err.splitlines()) == 1

@@ -64,7 +64,7 @@ def old_run(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (["digits", "--sparsity-target", "1.5"], "'sparsity_target' parameter"),
+        (["digits", "--sparsity-target", "1.5"], "--sparsity-target must be a float"),
         (["NAN", "--max-iter", "3"], "non-finite values"),
         (["nofile.npy", "--max-iter", "3"], "'nofile.npy' is neither"),
         (["nofile.npy", "--out-of-core"], "DATA nofile.npy does not exist"),
@@ -153,7 +153,7 @@ def test_a_failed_stack_overwrite_keeps_the_old_run(tmp_path, capsys):
     before = snapshot(out)
     capsys.readouterr()
     assert main([*argv, "--overwrite", "--sparsity-target", "2"]) == 2
-    one_line(capsys, "'sparsity_target' parameter")
+    one_line(capsys, "--sparsity-target must be a float")
     assert snapshot(out) == before
     assert main([*argv, "--overwrite", "--layers", "6"]) == 0
     assert set(os.listdir(out)) == {"model.safetensors", "metrics.json", "filters.png"}

@@ -55,6 +55,64 @@ def test_train_everywhere_gives_the_same_model(client, tmp_path, capsys):
     )
 
 
+def test_a_run_on_a_cluster_or_out_of_core_writes_what_a_run_in_memory_does(
+    client, tmp_path, capsys
+):
+    import json
+
+    X = data(m=300, n=16)
+    np.save(tmp_path / "X.npy", X)
+    da.from_array(X, chunks=(128, 16)).to_zarr(str(tmp_path / "X.zarr"))
+    common = ["--n-components", "4", "--max-iter", "6", "--quiet", "--block-rows", "32"]
+    common += ["--image-shape", "4", "4"]
+    runs = {
+        "memory": [str(tmp_path / "X.npy")],
+        "out_of_core": [str(tmp_path / "X.npy"), "--out-of-core"],
+        "cluster": [str(tmp_path / "X.zarr"), "--scheduler", client.scheduler.address],
+    }
+    metrics = {}
+    for name, argv in runs.items():
+        out = tmp_path / name
+        assert main(["train", *argv, "-o", str(out), *common]) == 0, name
+        assert {p.name for p in out.iterdir()} == {
+            "model.safetensors",
+            "metrics.json",
+            "history.csv",
+            "loss.png",
+            "filters.png",
+            "report.html",
+        }, name
+        metrics[name] = json.loads((out / "metrics.json").read_text())
+        assert "report.html" in capsys.readouterr().out
+    memory = metrics["memory"]
+    for name in ("out_of_core", "cluster"):
+        run = metrics[name]
+        for key in ("objective", "reconstruction", "weight_decay", "sparsity"):
+            assert run[key] == memory[key], (name, key)
+        for key in ("mean_activation", "mean_activation_gap", "score"):
+            assert run[key] == pytest.approx(memory[key], rel=1e-12), (name, key)
+        assert run["n_iter"] == 6 and run["data"]["n_samples"] == 300
+        assert run["units"]["fvu"] == pytest.approx(memory["units"]["fvu"], rel=1e-12)
+        assert run["units"]["l0"] == memory["units"]["l0"]
+        config = run["config"]
+        assert config["hyperparameters"] == memory["config"]["hyperparameters"]
+        assert config["data"]["n_samples"] == 300 and config["data"]["fingerprint"]
+        assert config["data"]["image_shape"] == [4, 4]
+    assert metrics["cluster"]["config"]["data"]["source"].endswith("X.zarr")
+
+
+def test_a_cluster_run_refuses_an_image_shape_of_other_width_before_training(
+    client, tmp_path, capsys
+):
+    da.from_array(data(m=50, n=16), chunks=(25, 16)).to_zarr(str(tmp_path / "X.zarr"))
+    argv = ["train", str(tmp_path / "X.zarr"), "--scheduler", client.scheduler.address]
+    argv += ["-o", str(tmp_path / "r"), "--image-shape", "3", "3"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--image-shape (3, 3) has 9 pixels" in err and "(16,)" in err
+    assert not (tmp_path / "r").exists()
+
+
 def test_bad_cluster_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert (
         main(["train", "digits", "--scheduler", "local:1", "-o", str(tmp_path / "r")])
@@ -110,6 +168,43 @@ def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
     changed = [*argv[:4], "64", *argv[5:]]
     assert main(["train", *changed, "-o", str(tmp_path / "cut"), "--resume"]) == 2
     assert "--block-rows is 64 but the run used 32" in capsys.readouterr().err
+
+
+def test_an_encode_removes_the_partial_store_of_a_killed_one(tmp_path, capsys):
+    X = data(m=40, n=6)
+    fitted(X, 3).save(tmp_path / "model.safetensors")
+    da.from_array(X, chunks=(20, 6)).to_zarr(str(tmp_path / "X.zarr"))
+    # What an encode killed by SIGKILL while writing leaves: its partial store.
+    partial = tmp_path / ".codes.zarr.0123abcd.tmp"
+    da.from_array(np.zeros((20, 3)), chunks=(10, 3)).to_zarr(str(partial))
+    argv = ["encode", str(tmp_path / "model.safetensors"), str(tmp_path / "X.zarr")]
+    assert main([*argv, "-o", str(tmp_path / "codes.zarr")]) == 0
+    assert "removed what killed writes of" in capsys.readouterr().err
+    assert not partial.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "X.zarr",
+        "codes.zarr",
+        "model.safetensors",
+    ]
+
+
+def test_the_old_store_of_a_swap_cut_short_is_kept_when_it_is_the_only_copy(
+    tmp_path, capsys
+):
+    X = data(m=40, n=6)
+    fitted(X, 3).save(tmp_path / "model.safetensors")
+    da.from_array(X, chunks=(20, 6)).to_zarr(str(tmp_path / "X.zarr"))
+    # Killed between the two renames of a swap: the earlier codes are aside.
+    aside = tmp_path / ".codes.zarr.0123abcd.old"
+    da.from_array(np.full((40, 3), 7.0), chunks=(20, 3)).to_zarr(str(aside))
+    argv = ["encode", str(tmp_path / "model.safetensors"), str(tmp_path / "X.zarr")]
+    assert main([*argv, "-o", str(tmp_path / "other.zarr")]) == 0
+    assert main([*argv, "-o", str(tmp_path / "codes.zarr")]) == 0
+    assert "is kept" in capsys.readouterr().err
+    assert (da.from_zarr(str(aside)).compute() == 7.0).all()
+    # Once codes.zarr exists again, the copy aside is garbage.
+    assert main([*argv, "-o", str(tmp_path / "codes.zarr"), "--overwrite"]) == 0
+    assert not aside.exists()
 
 
 def fitted(X, n_components):

@@ -51,14 +51,14 @@ TRAIN = ["train", "digits", "-o", "OUT", "--quiet", "--max-iter", "1"]
 BAD_OPTIONS = [
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["--n-components", "abc"], "argument --n-components: invalid int value: 'abc'"),
-    (["--n-components", "0"], "The 'n_components' parameter of SparseAutoencoder"),
-    (["--sparsity-target", "1.5"], "'sparsity_target' parameter"),
-    (["--sparsity-weight", "-1"], "'sparsity_weight' parameter"),
-    (["--weight-decay", "nan"], "'weight_decay' parameter"),
-    (["--batch-size", "0"], "'batch_size' parameter"),
+    (["--n-components", "0"], "--n-components must be an int in the range [1, inf)"),
+    (["--sparsity-target", "1.5"], "--sparsity-target must be a float in"),
+    (["--sparsity-weight", "-1"], "--sparsity-weight must be a float"),
+    (["--weight-decay", "nan"], "--weight-decay must be a float"),
+    (["--batch-size", "0"], "--batch-size must be an int"),
     (["--batch-size", "x"], "argument --batch-size: must be an integer or 'auto'"),
     (["--learning-rate", "fast"], "argument --learning-rate: must be a number or"),
-    (["--learning-rate", "0"], "'learning_rate' parameter"),
+    (["--learning-rate", "0"], "--learning-rate must be a float"),
     (["--checkpoint-every", "0"], "argument --checkpoint-every: must be a number > 0"),
     (
         ["--seed", "-1"],
@@ -66,8 +66,8 @@ BAD_OPTIONS = [
     ),
     (["--patches", "0"], "argument --patches: must be an integer >= 1, got 0"),
     (["--image-shape", "0", "4"], "argument --image-shape: must be an integer >= 1"),
-    (["--solver", "newton"], "'solver' parameter"),
-    (["--dtype", "float16"], "'dtype' parameter"),
+    (["--solver", "newton"], "--solver must be a str among"),
+    (["--dtype", "float16"], "--dtype must be"),
     (["--resume"], "--resume: no checkpoint.safetensors or model.safetensors in"),
 ]
 

@@ -12,12 +12,14 @@ import sys
 
 from .._version import __version__
 from . import demo, encode, gradcheck, report, show, stack, train
+from .signals import Terminated, terminate_raises
 
 __all__ = ["main"]
 
 COMMANDS = (demo, gradcheck, train, stack, encode, show, report)
 
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+EXIT_TERMINATED = 143  # and for SIGTERM
 EXIT_USAGE = 2  # argparse's and the shell's convention for bad usage
 EXIT_BROKEN_PIPE = 141  # the shell's for SIGPIPE: the output's reader closed
 
@@ -58,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     int
         Exit status: 0 on success, 1 when a check fails, 2 for bad usage or
         input (with one line on stderr saying what and why), 130 when
-        interrupted.  ``--help`` and ``--version`` exit through ``SystemExit(0)``
-        as argparse's do.
+        interrupted (Ctrl-C), 143 when stopped by SIGTERM.  ``--help`` and
+        ``--version`` exit through ``SystemExit(0)`` as argparse's do.
     """
     parser = build_parser()
     try:
@@ -69,10 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     # Recorded with a run's results, so the run can be repeated.
     args.command_line = ["sparseae", *(sys.argv[1:] if argv is None else argv)]
     try:
-        return args.run(args)
+        with terminate_raises():
+            return args.run(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except BrokenPipeError:
         # The reader of stdout went away (`sparseae show M | head`): nothing
         # to report.  stdout is pointed at /dev/null so that Python's flush

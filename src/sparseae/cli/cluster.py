@@ -28,13 +28,14 @@ from pathlib import Path
 from ..io.atomic import fsync_folder
 from .options import check_output_file, number, scheduler
 from .progress import warnings_printed
-from .runs import _sigint_deferred
+from .signals import deferred
 
 __all__ = [
     "CONNECT_TIMEOUT",
     "WORKER_TIMEOUT",
     "add_options",
     "check_resume",
+    "remove_leftovers",
     "wanted",
     "run_encode",
     "run_train",
@@ -192,19 +193,25 @@ def check_resume(args, model) -> None:
 
 
 def run_train(
-    args, model, bar, write_history, *, interrupted, run, resume=False
+    args, model, bar, write_history, *, interrupted, run, write_results, resume=False
 ) -> int:
-    """Fit ``model`` on the cluster or the file; write model, history, checkpoints.
+    """Fit ``model`` on the cluster or the file; write the run's files, checkpoints.
 
-    ``write_history(model, folder)`` writes history.csv as for a run in memory.
-    The files go to ``run`` (a :class:`~sparseae.cli.runs.RunFolder`), created
-    at the first write and published at the end: a run replacing another
-    (``--overwrite``) that fails or is interrupted leaves the old one as it
-    was.  A Dask fit saves checkpoint.safetensors every ``--checkpoint-every``
-    seconds and when ``interrupted()`` (Ctrl-C) stops it, and ``resume``
-    continues such a checkpoint (``model`` read from it) to the bits of one
-    uninterrupted run: the client holds θ and the L-BFGS memory, which the
-    checkpoint carries.  Returns 130 when interrupted.
+    ``write_history(model, folder)`` writes history.csv, and
+    ``write_results(model, X, folder, image_shape, extra, seconds)`` every file
+    of a finished run, as for a run in memory: ``X`` is the data read chunk by
+    chunk (a memory-mapped ``.npy``, or the rows of the Dask array), one pass
+    for the objective and one for the units, on this machine once the cluster
+    is closed.  The files go to ``run`` (a
+    :class:`~sparseae.cli.runs.RunFolder`), created at the first write and
+    published at the end: a run replacing another (``--overwrite``) that fails
+    or is interrupted leaves the old one as it was.  A Dask fit saves
+    checkpoint.safetensors every ``--checkpoint-every`` seconds and when
+    ``interrupted()`` (Ctrl-C or SIGTERM) stops it, and ``resume`` continues such a
+    checkpoint (``model`` read from it) to the bits of one uninterrupted run:
+    the client holds θ and the L-BFGS memory, which the checkpoint carries.
+    Returns ``interrupted.exit_status`` (130, or 143 for SIGTERM) when
+    interrupted.
     """
     source = _source(args.data)
     dask_fit = not (source.endswith(".npy") and args.scheduler is None)
@@ -212,8 +219,10 @@ def run_train(
         check_resume(args, model)
     if args.block_rows is not None:
         model.set_params(block_rows=args.block_rows)
+    X = _rows(source, dask_fit)
+    image_shape = _image_shape(args.image_shape, X.shape, args.data)
     checkpoint = run.path / "checkpoint.safetensors"
-    extra = {"data": str(args.data)}
+    extra = {"data": str(args.data), "image_shape": image_shape and list(image_shape)}
     start = time.perf_counter()
     try:
         with warnings_printed():
@@ -225,17 +234,19 @@ def run_train(
             finally:
                 bar.close()
         if interrupted() and run.drop_interrupted(model.n_iter_):
-            return 130
-        write_history(model, run.make())
+            return interrupted.exit_status
         if interrupted():
+            write_history(model, run.make())
             model.save(checkpoint, extra=extra)
             print(
                 f"interrupted after {model.n_iter_} iterations; checkpoint saved to "
                 f"{checkpoint} (history.csv beside it); continue with the same "
                 "command and --resume"
             )
-            return 130
-        model.save(run.path / "model.safetensors", extra=extra)
+            return interrupted.exit_status
+        seconds = time.perf_counter() - start
+        with warnings_printed():
+            written = write_results(model, X, run.make(), image_shape, extra, seconds)
         checkpoint.unlink(missing_ok=True)
         run.publish()
     except BaseException:
@@ -245,11 +256,60 @@ def run_train(
         "Dask's local scheduler" if dask_fit else "the file, out of core"
     )
     print(
-        f"trained on {source} ({where}) in {time.perf_counter() - start:.1f} s, "
-        f"{model.n_iter_} iterations, loss {model.loss_curve_[-1]:.6g}; model written "
-        f"to {args.output / 'model.safetensors'}"
+        f"trained on {source} ({where}) in {seconds:.1f} s; written to "
+        f"{args.output}: {', '.join(written)}"
     )
     return 0
+
+
+class _DaskRows:
+    """The rows of a Dask array, read as NumPy arrays when indexed.
+
+    What the writers of a run's files take for data (``shape``, ``dtype``,
+    ``len`` and row indexing), so that they read a store chunk by chunk.
+    """
+
+    ndim = 2
+
+    def __init__(self, X):
+        self.X = X
+        self.shape = X.shape
+        self.dtype = X.dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        import numpy as np
+
+        return np.asarray(self.X[key])
+
+
+def _rows(source: str, dask_fit: bool):
+    """The training data, to be read chunk by chunk after the fit."""
+    if not dask_fit:
+        import numpy as np
+
+        from .inputs import reading
+
+        with reading(Path(source), "a .npy array"):
+            return np.load(source, mmap_mode="r")
+    from ..distributed import open_data
+
+    return _DaskRows(open_data(source))
+
+
+def _image_shape(image_shape, shape, data):
+    """``--image-shape`` checked against the data's width, or None."""
+    if image_shape is None:
+        return None
+    pixels = image_shape[0] * image_shape[1]
+    if len(shape) != 2 or pixels != shape[1]:
+        raise ValueError(
+            f"--image-shape {tuple(image_shape)} has {pixels} pixels but the "
+            f"samples of {data} have shape {tuple(shape[1:])}"
+        )
+    return tuple(image_shape)
 
 
 def _fit_dask(args, model, source, bar, run, extra, resume):
@@ -289,7 +349,9 @@ def run_encode(args, *, read) -> int:
     ``read`` are the files the command reads (MODEL, INPUT), which -o may not
     name.  The store is written under a temporary name beside -o and put in
     its place only when complete (:func:`_swap_in`): a failed or interrupted
-    encoding leaves an earlier -o as it was, and deletes what it wrote.
+    encoding leaves an earlier -o as it was, and deletes what it wrote.  What
+    an encoding killed by SIGKILL left beside -o is removed by the next one
+    (:func:`remove_leftovers`).
     """
     source = _source(args.input, "INPUT")
     if args.output.suffix.lower() != ".zarr":
@@ -310,6 +372,7 @@ def run_encode(args, *, read) -> int:
             f"was trained on {model.n_features_in_}"
         )
     X = X.map_blocks(_check_finite, source=str(args.input), dtype=X.dtype)
+    remove_leftovers(args.output)
     partial = args.output.with_name(f".{args.output.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
         with _client(args.scheduler) as client:
@@ -322,6 +385,56 @@ def run_encode(args, *, read) -> int:
         raise
     print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
     return 0
+
+
+def remove_leftovers(path: Path) -> list[Path]:
+    """Delete what writes of ``path`` killed mid-way left beside it, saying so.
+
+    A write of ``path`` (a file, or a store by :func:`_swap_in`) goes through
+    ``.NAME.XXXXXXXX.tmp`` beside it (``XXXXXXXX`` hex digits), and a store
+    that replaces another first moves the old one to ``.NAME.XXXXXXXX.old``.
+    SIGKILL, a power cut or a crash can leave either behind, where nothing
+    else would ever remove them.  A ``.tmp`` is an unfinished result, redone
+    by this run: it is deleted.  An ``.old`` is deleted when ``path`` exists
+    (its replacement is in place); without ``path`` it is the only copy of
+    the earlier result, so it is kept and a line on stderr names it.
+
+    Like :func:`~sparseae.io.atomic.remove_stale_temporaries`, this assumes
+    that one command at a time writes ``path``: another one's ``.tmp`` in
+    progress would be deleted too.
+
+    Returns
+    -------
+    list of Path
+        What was deleted.
+    """
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.[0-9a-f]{{8}}\.(tmp|old)")
+    removed = []
+    folder = path.parent if str(path.parent) else Path(".")
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
+        match = pattern.fullmatch(entry.name)
+        if match is None:
+            continue
+        if match.group(1) == "old" and not os.path.lexists(path):
+            print(
+                f"note: {entry} holds the earlier {path.name} that a killed run "
+                f"was replacing; it is kept (rename it to {path.name} to restore "
+                "it)",
+                file=sys.stderr,
+            )
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+        removed.append(entry)
+    if removed:
+        names = ", ".join(entry.name for entry in removed)
+        print(
+            f"note: removed what killed writes of {path} left beside it: {names}",
+            file=sys.stderr,
+        )
+    return removed
 
 
 def _compute(store, client) -> None:
@@ -393,10 +506,10 @@ def _swap_in(new: Path, path: Path) -> None:
     deleted.  Between the two renames, microseconds apart, nothing is at
     ``path``: a reader opening it then fails, and a crash then leaves both
     stores beside it under hidden temporary names, the old one whole.  Ctrl-C
-    waits until the renames are done.
+    and SIGTERM wait until the renames are done.
     """
     old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
-    with _sigint_deferred():
+    with deferred():
         had_old = os.path.lexists(path)
         if had_old:
             os.replace(path, old)

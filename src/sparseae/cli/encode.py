@@ -56,8 +56,10 @@ def add_parser(subparsers) -> None:
             "sample, to a .npy, .npz (array 'codes') or .csv file (a header of "
             "unit names, then one line per sample), or with --scheduler or a "
             "zarr INPUT to a .zarr store. An existing OUTPUT is replaced only "
-            "with --overwrite, and never when it is INPUT or MODEL. INPUT is "
-            f"{DATA_HELP}."
+            "with --overwrite, and never when it is INPUT or MODEL; what an "
+            "encoding killed mid-write (SIGKILL) left beside OUTPUT, hidden "
+            "temporary files or stores named .OUTPUT.XXXXXXXX.tmp, is removed by "
+            f"the next encoding to OUTPUT. INPUT is {DATA_HELP}."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -119,6 +121,7 @@ def run(args) -> int:
         )
     codes = model.transform(X)
     names = model.get_feature_names_out()
+    cluster.remove_leftovers(args.output)
     write_bytes_atomically(args.output, WRITERS[suffix](codes, names))
     print(f"{codes.shape[0]} x {codes.shape[1]} activations written to {args.output}")
     return 0

@@ -62,7 +62,12 @@ def add_parser(subparsers) -> None:
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--seed",
+        type=number(int, low=0),
+        default=0,
+        help="random seed, an integer >= 0 (default 0)",
+    )
     parser.add_argument("--samples", type=int, default=10, help="m (default 10)")
     parser.add_argument("--features", type=int, default=8, help="n (default 8)")
     parser.add_argument("--hidden", type=int, default=5, help="h (default 5)")

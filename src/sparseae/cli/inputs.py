@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input", "load_labels"]
+__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input", "load_labels", "reading"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm"}
 
@@ -157,7 +157,7 @@ def _read_labels(path: Path) -> np.ndarray:
 def _parse_labels(path: Path) -> np.ndarray:
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        with _reading(path, "a .npy array of labels"), open(path, "rb") as file:
+        with reading(path, "a .npy array of labels"), open(path, "rb") as file:
             y = np.load(file, allow_pickle=False)
         return y.ravel() if y.ndim == 2 and 1 in y.shape else y
     if suffix not in (".csv", ".txt"):
@@ -165,7 +165,7 @@ def _parse_labels(path: Path) -> np.ndarray:
             f"--labels {path} has suffix {suffix!r}; labels must be a .npy, .csv "
             "or .txt file"
         )
-    with _reading(path, "a text file of labels"):
+    with reading(path, "a text file of labels"):
         words = [line.strip() for line in path.read_text().splitlines()]
     words = [word for word in words if word]
     try:
@@ -180,7 +180,7 @@ def _parse_labels(path: Path) -> np.ndarray:
 
 
 @contextmanager
-def _reading(path: Path, what: str):
+def reading(path: Path, what: str):
     """Turn whatever a parser raises on a damaged file into a ValueError naming it.
 
     NumPy, zipfile and Pillow raise a dozen types (EOFError, BadZipFile,
@@ -202,10 +202,10 @@ def _load_array(path: Path) -> np.ndarray:
     # The files are opened here, not by np.load, which leaves its own handle
     # open when the content turns out to be damaged.
     if suffix == ".npy":
-        with _reading(path, "a .npy array"), open(path, "rb") as file:
+        with reading(path, "a .npy array"), open(path, "rb") as file:
             return np.load(file, allow_pickle=False)
     if suffix == ".npz":
-        with _reading(path, "a .npz archive"), open(path, "rb") as file:
+        with reading(path, "a .npz archive"), open(path, "rb") as file:
             with np.load(file, allow_pickle=False) as archive:
                 arrays = dict(archive.items())
         if not arrays:
@@ -260,7 +260,7 @@ def _load_csv(path: Path) -> np.ndarray:
     that mixes numbers and other cells, an empty cell, or a line of another
     length is refused with its line number in the file.
     """
-    with _reading(path, "a .csv file of numbers"):
+    with reading(path, "a .csv file of numbers"):
         # utf-8-sig drops a byte-order mark; a header in another encoding is
         # dropped all the same, and a damaged number is reported below.
         lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
@@ -330,7 +330,7 @@ def _load_images(folder: Path):
         )
     images = []
     for file in files:
-        with _reading(file, "an image"), Image.open(file) as image:
+        with reading(file, "an image"), Image.open(file) as image:
             pixels = _grey_levels(image)
         if images and pixels.shape != images[0].shape:
             raise ValueError(

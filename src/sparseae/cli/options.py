@@ -11,9 +11,17 @@ import argparse
 import math
 import os
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["SEED", "add_data_options", "check_output_file", "number", "scheduler"]
+__all__ = [
+    "SEED",
+    "add_data_options",
+    "check_output_file",
+    "number",
+    "options_named",
+    "scheduler",
+]
 
 
 def number(kind, *, low=None, above=None, high=None, auto=False, finite=False):
@@ -202,3 +210,40 @@ def _same_file(a: Path, b: Path) -> bool:
     if a.exists() and b.exists():
         return os.path.samefile(a, b)
     return a.resolve() == b.resolve()
+
+
+# scikit-learn's message for a parameter out of range.
+_PARAMETER = re.compile(r"The '(\w+)' parameter of \w+ ")
+
+
+@contextmanager
+def options_named(names):
+    """Name the command-line option in scikit-learn's errors of a parameter.
+
+    An estimator refuses ``n_components=0`` with "The 'n_components'
+    parameter of SparseAutoencoder must be ..."; on the command line the
+    value came from ``--n-components``, which the message then names.
+
+    Parameters
+    ----------
+    names : collection of str
+        The estimator parameters that are options of the command.
+
+    Examples
+    --------
+    >>> with options_named({"max_iter"}):
+    ...     raise ValueError("The 'max_iter' parameter of SparseAutoencoder must "
+    ...                      "be an int in the range [1, inf). Got 0 instead.")
+    Traceback (most recent call last):
+    ...
+    ValueError: --max-iter must be an int in the range [1, inf). Got 0 instead.
+    """
+    try:
+        yield
+    except (TypeError, ValueError) as error:
+        text = str(error)
+        match = _PARAMETER.match(text)
+        if match is None or match.group(1) not in names:
+            raise
+        option = "--" + match.group(1).replace("_", "-")
+        raise ValueError(option + " " + text[match.end() :]) from error

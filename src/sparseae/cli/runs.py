@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
-import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from ..io.atomic import fsync_folder
+from .signals import deferred
 
 __all__ = [
     "RUN_FILES",
@@ -168,11 +166,11 @@ class RunFolder:
 
         Each file is moved with ``os.replace`` (atomic), then the old run's
         files that the new one did not write (a checkpoint, a picture) are
-        deleted.  Ctrl-C waits until the few renames are done.
+        deleted.  Ctrl-C and SIGTERM wait until the few renames are done.
         """
         if not self.replacing:
             return
-        with _sigint_deferred():
+        with deferred():
             new = [name for name in RUN_FILES if (self.path / name).exists()]
             for name in new:
                 os.replace(self.path / name, self.folder / name)
@@ -204,22 +202,6 @@ class RunFolder:
             "again to start over, or write to a new -o/--output folder to keep "
             "an interrupted run's checkpoint"
         )
-
-
-@contextmanager
-def _sigint_deferred():
-    """Hold a Ctrl-C until the block ends, then raise KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(1))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def _option(name: str) -> str:

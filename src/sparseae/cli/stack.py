@@ -20,7 +20,7 @@ from pathlib import Path
 from ..io import strict_json
 from ..io.atomic import write_bytes_atomically
 from .inputs import DATA_HELP, load_input, load_labels
-from .options import SEED, add_data_options, number
+from .options import SEED, add_data_options, number, options_named
 from .runs import RunFolder, check_output
 
 EXAMPLE = """examples:
@@ -145,7 +145,10 @@ def run(args) -> int:
     params = {name: getattr(args, name) for name, _, _, _ in STACK_OPTIONS}
     model = StackedAutoencoder(args.layers, **params, random_state=args.seed)
     start = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with (
+        options_named(params),
+        warnings.catch_warnings(record=True) as caught,
+    ):
         warnings.simplefilter("always")
         model.fit(X, y)
     seconds = time.perf_counter() - start

@@ -6,10 +6,9 @@ import argparse
 import csv
 import io
 import shlex
-import signal
 import textwrap
 import time
-from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +20,10 @@ from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
 from ..io.checkpoints import Checkpointer
 from . import cluster
 from .inputs import DATA_HELP, load_input
-from .options import SEED, add_data_options, number
+from .options import SEED, add_data_options, number, options_named
 from .progress import ProgressBar, warnings_printed
 from .runs import RunFolder, check_output, nothing_to_resume, resumed_model
+from .signals import stop_flag
 
 EXAMPLE = """examples:
   sparseae train digits -o runs/digits --n-components 36 --sparsity-target 0.1
@@ -37,7 +37,8 @@ EXAMPLE = """examples:
 writes OUTPUT/model.safetensors, OUTPUT/metrics.json (figures, configuration,
 unit statistics), OUTPUT/history.csv, OUTPUT/loss.png, OUTPUT/report.html and,
 when the samples are images, OUTPUT/filters.png. Runs save
-OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C;
+OUTPUT/checkpoint.safetensors every --checkpoint-every seconds and on Ctrl-C
+or SIGTERM (kill, a batch system's time limit), then exit 130 or 143;
 an interrupted run still writes history.csv and report.html. A run with
 --overwrite replaces the one in OUTPUT only once it has finished: until then it
 is written in OUTPUT/.sparseae-new/, and if it fails or is interrupted OUTPUT
@@ -185,25 +186,16 @@ def _estimator(args):
     )
 
 
-@contextmanager
-def _interrupt_flag():
-    """Turn the first Ctrl-C into a flag that training polls between steps."""
-    pressed = []
-
-    def handler(signum, frame):
-        pressed.append(True)
-        # A second Ctrl-C interrupts at once.
-        signal.signal(signal.SIGINT, previous)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield lambda: bool(pressed)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 def run_train(args) -> int:
+    """:func:`_run_train`, whose parameter errors name their options."""
+    with options_named({name for name, _, _ in HYPERPARAMETERS}):
+        return _run_train(args)
+
+
+def _run_train(args) -> int:
     """Train, then write the model, pictures and figures; 130 if interrupted.
+
+    SIGTERM stops a run as Ctrl-C does, with 143 (:mod:`sparseae.cli.signals`).
 
     Everything is checked before anything is written: ``-o`` first, then DATA,
     the run that ``--resume`` continues, and the options and data in the
@@ -233,7 +225,7 @@ def run_train(args) -> int:
             model = _estimator(args)
         run = RunFolder(args.output, replacing=replacing)
         remove_stale_temporaries(run.path / "checkpoint.safetensors")
-        with _interrupt_flag() as interrupted:
+        with stop_flag() as interrupted:
             bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
             return cluster.run_train(
                 args,
@@ -243,6 +235,7 @@ def run_train(args) -> int:
                 interrupted=interrupted,
                 resume=args.resume,
                 run=run,
+                write_results=partial(_write_results, args),
             )
     X, image_shape = load_input(
         args.data, n_patches=args.patches, seed=args.seed, image_shape=args.image_shape
@@ -270,7 +263,7 @@ def run_train(args) -> int:
     before = model.n_iter_ if args.resume else None
     start = time.perf_counter()
     try:
-        with _interrupt_flag() as interrupted:
+        with stop_flag() as interrupted:
             bar = ProgressBar(enabled=not args.quiet, should_stop=interrupted)
             saver = Checkpointer(
                 checkpoint, every_seconds=args.checkpoint_every, writer=write_checkpoint
@@ -289,10 +282,10 @@ def run_train(args) -> int:
                 finally:
                     bar.close()
             if interrupted() and run.drop_interrupted(model.n_iter_):
-                return 130
+                return interrupted.exit_status
             if interrupted():
                 write_checkpoint(model, checkpoint)
-                config = _config(args, model, X, image_shape)
+                config = _config(args, model, X, image_shape, checkpoint)
                 _write_history(model, run.path)
                 _write_report(model, X, run.path, config, image_shape, name=args.output)
                 how = "continue with the same command and --resume"
@@ -300,17 +293,14 @@ def run_train(args) -> int:
                     f"interrupted after {model.n_iter_} iterations; checkpoint saved "
                     f"to {checkpoint} (report.html and history.csv beside it); {how}"
                 )
-                return 130
+                return interrupted.exit_status
         note = nothing_to_resume(args.output, model, finished=finished, before=before)
         if note:
             print(note)
             return 0
         seconds = time.perf_counter() - start
-        config = _config(args, model, X, image_shape)
         run.make()
-        written = _write_results(
-            model, X, run.path, image_shape, extra, seconds, config, name=args.output
-        )
+        written = _write_results(args, model, X, run.path, image_shape, extra, seconds)
         checkpoint.unlink(missing_ok=True)
         run.publish()
     except BaseException:
@@ -320,14 +310,36 @@ def run_train(args) -> int:
     return 0
 
 
-def _config(args, model, X, image_shape) -> dict:
+def _in_memory(X) -> bool:
+    """Whether ``X`` is an array in memory, not a file or a store read in chunks."""
+    return isinstance(X, np.ndarray) and not isinstance(X, np.memmap)
+
+
+def _fingerprint(X, model_file: Path):
+    """The data's fingerprint: of the array, or as the fit recorded it.
+
+    A run out of core or on a cluster does not hold its data; its fit
+    recorded them in its training state (the file and its shape, or the
+    digests of the rows' blocks), which the model file carries.
+    """
+    from ..models import read_info
+    from ..training.state import data_fingerprint
+
+    if _in_memory(X):
+        return data_fingerprint(X)
+    training = read_info(model_file)["training"]
+    return training.get("fingerprint") if isinstance(training, dict) else None
+
+
+def _config(args, model, X, image_shape, model_file: Path) -> dict:
     """Everything needed to repeat the run and to know what it ran on."""
     from threadpoolctl import threadpool_info
 
     from .._version import __version__
-    from ..training.state import data_fingerprint
 
     params = model.get_params(deep=False)
+    # A cluster run's DaskSparseAutoencoder has a client, no hyperparameter.
+    params.pop("client", None)
     params["dtype"] = np.dtype(params["dtype"]).name
     return {
         "hyperparameters": params,
@@ -348,12 +360,12 @@ def _config(args, model, X, image_shape) -> dict:
             # The patches depend on their number and seed; other data do not.
             "patches": args.patches if args.data == "patches" else None,
             "seed": args.seed if args.data == "patches" else None,
-            "n_samples": len(X),
-            "n_features": X.shape[1],
+            "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
             "dtype": X.dtype.name,
             "image_shape": image_shape and list(image_shape),
             # As the training state's: BLAKE2b (128 bits) of shape, type, bytes.
-            "fingerprint": data_fingerprint(X),
+            "fingerprint": _fingerprint(X, model_file),
         },
     }
 
@@ -389,28 +401,22 @@ def _write_report(model, X, folder: Path, config, image_shape, summary=None, *, 
     )
 
 
-def _write_results(
-    model, X, folder: Path, image_shape, extra, seconds, config, *, name
-):
-    """Write the run's files into ``folder``, print its figures; the files' names.
+def _objective_terms(model, X):
+    """The objective's terms at the model's weights, on all of ``X``.
 
-    ``name`` is OUTPUT, which ``folder`` becomes when the run is published.
+    ``X`` in memory is evaluated at once; a memory-mapped file or a Dask
+    array is read chunk by chunk, in the model's floating type.
     """
-    # Imported here: matplotlib takes a third of the command's start-up time,
-    # which a run interrupted before its end never needs.
-    from ..metrics import summarize
-    from ..plotting import plot_loss_curve, save_filters
+    from ..core.chunked import ArrayChunks, evaluate_chunks
+    from ..core.partial_sums import resolve_block_rows
 
-    model.save(folder / "model.safetensors", extra=extra)
     params = Params(
         model.components_,
         model.intercept_hidden_,
         model.decoder_weights_,
         model.intercept_visible_,
     )
-    terms = loss_terms(
-        params,
-        X.astype(model.components_.dtype),
+    hyper = dict(
         sparsity_target=model.sparsity_target,
         sparsity_weight=model.sparsity_weight,
         weight_decay=model.weight_decay,
@@ -420,12 +426,52 @@ def _write_results(
         activation=model.hidden_activation,
         k=model.k,
     )
-    rho_hat = model.transform(X).mean(axis=0)
+    dtype = model.components_.dtype
+    if _in_memory(X):
+        return loss_terms(params, X.astype(dtype), **hyper)
+    chunks = ArrayChunks(X)
+
+    def read():
+        return (np.asarray(chunk, dtype=dtype) for chunk in chunks)
+
+    # The blocks loss_terms takes for data of this shape: the same sums.
+    blocks = resolve_block_rows(None, X.shape[0], X.shape[1], model.n_components)
+    terms = evaluate_chunks(
+        params, read, compute_grad=False, block_rows=blocks, **hyper
+    ).terms
+    return terms
+
+
+def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
+    """Write the run's files into ``folder``, print its figures; the files' names.
+
+    ``X`` is the training data, in memory, or for a run out of core or on a
+    cluster a memory-mapped file or a Dask array, read chunk by chunk.
+    ``folder`` becomes OUTPUT when the run is published.
+    """
+    # Imported here: matplotlib takes a third of the command's start-up time,
+    # which a run interrupted before its end never needs.
+    from ..metrics import summarize
+    from ..plotting import plot_loss_curve, save_filters
+
+    name = args.output
+    model.save(folder / "model.safetensors", extra=extra)
+    config = _config(args, model, X, image_shape, folder / "model.safetensors")
+    terms = _objective_terms(model, X)
+    # One pass over X serves metrics.json and the report's unit cards.
+    summary = summarize(model, X, top_k=9, bins=20)
+    if _in_memory(X):
+        rho_hat = model.transform(X).mean(axis=0)
+        score = model.score(X)
+    else:
+        rho_hat = np.asarray(summary["rho_hat"])
+        # score is -(1/m) Σ ½‖x̂ − x‖², the summary's error halved.
+        score = -0.5 * summary["reconstruction_error"]
     metrics = {
         "data": {
             "source": extra["data"],
-            "n_samples": len(X),
-            "n_features": X.shape[1],
+            "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
         },
         "solver": model.solver,
         "n_iter": model.n_iter_,
@@ -436,11 +482,9 @@ def _write_results(
         "sparsity": terms.sparsity,
         "mean_activation": float(rho_hat.mean()),
         "mean_activation_gap": float(np.abs(rho_hat - model.sparsity_target).mean()),
-        "score": model.score(X),
+        "score": score,
         "config": config,
     }
-    # One pass over X serves metrics.json and the report's unit cards.
-    summary = summarize(model, X, top_k=9, bins=20)
     metrics["units"] = {
         key: value
         for key, value in summary.items()
@@ -459,7 +503,8 @@ def _write_results(
     _write_report(model, X, folder, config, image_shape, summary, name=name)
     written.append("report.html")
     print(
-        f"data:            {len(X)} samples of {X.shape[1]} features ({extra['data']})"
+        f"data:            {X.shape[0]} samples of {X.shape[1]} features "
+        f"({extra['data']})"
     )
     print(f"iterations:      {model.n_iter_} ({model.solver}), {seconds:.1f} s")
     print(
