@@ -101,6 +101,47 @@ def test_a_run_on_a_cluster_or_out_of_core_writes_what_a_run_in_memory_does(
     assert metrics["cluster"]["config"]["data"]["source"].endswith("X.zarr")
 
 
+def test_summary_rows_bound_the_pass_after_training_alike_everywhere(
+    client, tmp_path, capsys
+):
+    import json
+
+    from sparseae import load
+    from sparseae.core.objective import loss_terms
+
+    X = data(m=300, n=16)
+    np.save(tmp_path / "X.npy", X)
+    da.from_array(X, chunks=(128, 16)).to_zarr(str(tmp_path / "X.zarr"))
+    common = ["--n-components", "4", "--max-iter", "4", "--quiet", "--block-rows", "32"]
+    runs = {
+        "memory": [str(tmp_path / "X.npy")],
+        "cluster": [str(tmp_path / "X.zarr"), "--scheduler", client.scheduler.address],
+    }
+    metrics = {}
+    for name, argv in runs.items():
+        out = tmp_path / name
+        argv = ["train", *argv, "-o", str(out), *common, "--summary-rows", "100"]
+        assert main(argv) == 0, name
+        assert "figures of the first 100" in capsys.readouterr().out
+        metrics[name] = json.loads((out / "metrics.json").read_text())
+        assert metrics[name]["data"]["n_samples"] == 300
+        assert metrics[name]["data"]["measured_samples"] == 100
+        assert metrics[name]["config"]["data"]["n_samples"] == 300
+    model = load(tmp_path / "memory" / "model.safetensors")
+    want = loss_terms(
+        model._params(),
+        X[:100],
+        sparsity_target=model.sparsity_target,
+        sparsity_weight=model.sparsity_weight,
+        weight_decay=model.weight_decay,
+    )
+    for name in runs:
+        assert metrics[name]["objective"] == want.total, name
+    bad = ["train", str(tmp_path / "X.npy"), "-o", str(tmp_path / "bad")]
+    assert main([*bad, "--summary-rows", "0"]) == 2
+    assert "--summary-rows: must be an integer >= 1, got 0" in capsys.readouterr().err
+
+
 def test_a_cluster_run_refuses_an_image_shape_of_other_width_before_training(
     client, tmp_path, capsys
 ):

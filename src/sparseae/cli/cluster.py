@@ -279,6 +279,10 @@ class _DaskRows:
     def __len__(self) -> int:
         return self.shape[0]
 
+    def first_rows(self, count: int) -> _DaskRows:
+        """The first ``count`` rows, as rows of a Dask array too."""
+        return _DaskRows(self.X[:count])
+
     def __getitem__(self, key):
         import numpy as np
 

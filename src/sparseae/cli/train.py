@@ -170,6 +170,14 @@ def add_parser(subparsers) -> None:
         "(if it fails or is interrupted, OUTPUT keeps the old run)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--summary-rows",
+        type=number(int, low=1),
+        default=None,
+        metavar="N",
+        help="measure metrics.json and report.html on the first N samples "
+        "(default all; bounds the pass over the data after a cluster run)",
+    )
     cluster.add_options(parser.add_argument_group("cluster"), train=True)
     parser.set_defaults(run=run_train)
 
@@ -401,6 +409,18 @@ def _write_report(model, X, folder: Path, config, image_shape, summary=None, *, 
     )
 
 
+def _first_rows(X, count):
+    """The first ``count`` rows of ``X`` (all of them for None), still lazy.
+
+    A memory-mapped file gives a view; the rows of a Dask array stay a Dask
+    array, read chunk by chunk as before.
+    """
+    if count is None or count >= X.shape[0]:
+        return X
+    head = getattr(X, "first_rows", None)
+    return head(count) if head is not None else X[:count]
+
+
 def _objective_terms(model, X):
     """The objective's terms at the model's weights, on all of ``X``.
 
@@ -457,6 +477,8 @@ def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
     name = args.output
     model.save(folder / "model.safetensors", extra=extra)
     config = _config(args, model, X, image_shape, folder / "model.safetensors")
+    data = X
+    X = _first_rows(X, getattr(args, "summary_rows", None))
     terms = _objective_terms(model, X)
     # One pass over X serves metrics.json and the report's unit cards.
     summary = summarize(model, X, top_k=9, bins=20)
@@ -470,8 +492,10 @@ def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
     metrics = {
         "data": {
             "source": extra["data"],
-            "n_samples": int(X.shape[0]),
+            "n_samples": int(data.shape[0]),
             "n_features": int(X.shape[1]),
+            # The figures below are of the first measured_samples (--summary-rows).
+            "measured_samples": int(X.shape[0]),
         },
         "solver": model.solver,
         "n_iter": model.n_iter_,
@@ -502,9 +526,10 @@ def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
         written.append("filters.png")
     _write_report(model, X, folder, config, image_shape, summary, name=name)
     written.append("report.html")
+    measured = "" if X is data else f", figures of the first {X.shape[0]}"
     print(
-        f"data:            {X.shape[0]} samples of {X.shape[1]} features "
-        f"({extra['data']})"
+        f"data:            {data.shape[0]} samples of {X.shape[1]} features "
+        f"({extra['data']}{measured})"
     )
     print(f"iterations:      {model.n_iter_} ({model.solver}), {seconds:.1f} s")
     print(
