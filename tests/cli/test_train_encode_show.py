@@ -96,6 +96,49 @@ def test_image_shape_draws_filters_for_an_array_file(tmp_path, array_file):
     assert (out / "filters.png").exists()
 
 
+@pytest.mark.parametrize("command", ["train", "stack"])
+def test_image_shape_of_a_third_of_the_features_draws_colour(tmp_path, command):
+    # 3 channels of 2 x 4 pixels, one channel after the other.
+    rng = np.random.default_rng(0)
+    path = tmp_path / "rgb.npy"
+    np.save(path, rng.uniform(size=(60, 24)))
+    out = tmp_path / "run"
+    argv = [command, str(path), "-o", str(out), "--image-shape", "2", "4"]
+    if command == "stack":
+        np.save(tmp_path / "y.npy", rng.integers(0, 2, 60))
+        argv += ["--labels", str(tmp_path / "y.npy"), "--layers", "3"]
+        argv += ["--pretrain-max-iter", "2", "--softmax-max-iter", "2"]
+        argv += ["--fine-tune-max-iter", "2"]
+    else:
+        argv += FAST
+    assert main(argv) == 0
+    with Image.open(out / "filters.png") as picture:
+        assert picture.mode == "RGB"
+        pixels = np.asarray(picture)
+    # Colour filters: the channels differ somewhere.
+    assert (pixels[..., 0] != pixels[..., 1]).any()
+
+
+@pytest.mark.parametrize("shape", [["3", "3"], ["2", "5"]])
+def test_image_shape_of_neither_1_nor_3_channels_is_refused(tmp_path, shape, capsys):
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).uniform(size=(20, 24)))
+    argv = ["train", str(path), "-o", str(tmp_path / "r"), "--image-shape", *shape]
+    assert main([*argv, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "24 features: neither 1 (grey) nor 3 (colour)" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_data_that_do_not_vary_have_an_undefined_fvu(tmp_path, capsys):
+    path = tmp_path / "c.npy"
+    np.save(path, np.full((50, 16), 0.3))
+    out = tmp_path / "run"
+    assert main(["train", str(path), "-o", str(out), *FAST]) == 0
+    assert "FVU undefined" in capsys.readouterr().out
+    assert json.loads((out / "metrics.json").read_text())["units"]["fvu"] is None
+
+
 def test_encode_writes_the_activations(tmp_path, array_file):
     out = tmp_path / "run"
     assert main(["train", str(array_file), "-o", str(out), "--tol", "1e-2", *FAST]) == 0

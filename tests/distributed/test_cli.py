@@ -150,7 +150,7 @@ def test_a_cluster_run_refuses_an_image_shape_of_other_width_before_training(
     argv += ["-o", str(tmp_path / "r"), "--image-shape", "3", "3"]
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
-    assert "--image-shape (3, 3) has 9 pixels" in err and "(16,)" in err
+    assert "--image-shape (3, 3) has 9 pixels" in err and "16 features" in err
     assert not (tmp_path / "r").exists()
 
 

@@ -307,12 +307,9 @@ def _image_shape(image_shape, shape, data):
     """``--image-shape`` checked against the data's width, or None."""
     if image_shape is None:
         return None
-    pixels = image_shape[0] * image_shape[1]
-    if len(shape) != 2 or pixels != shape[1]:
-        raise ValueError(
-            f"--image-shape {tuple(image_shape)} has {pixels} pixels but the "
-            f"samples of {data} have shape {tuple(shape[1:])}"
-        )
+    from .inputs import image_channels
+
+    image_channels(image_shape, shape[1], data)
     return tuple(image_shape)
 
 

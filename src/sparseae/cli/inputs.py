@@ -9,7 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["DATA_HELP", "IMAGE_SUFFIXES", "load_input", "load_labels", "reading"]
+__all__ = [
+    "image_channels",
+    "DATA_HELP",
+    "IMAGE_SUFFIXES",
+    "load_input",
+    "load_labels",
+    "reading",
+]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".pgm"}
 
@@ -86,12 +93,36 @@ def load_input(source: str, *, n_patches=10_000, seed=0, image_shape=None):
     if X.ndim == 3:
         image_shape = image_shape or X.shape[1:]
         X = X.reshape(len(X), -1)
-    if image_shape is not None and int(np.prod(image_shape)) != X.shape[1]:
-        raise ValueError(
-            f"--image-shape {tuple(image_shape)} has {int(np.prod(image_shape))} "
-            f"pixels but the samples of {path} have {X.shape[1]} features"
-        )
+    if image_shape is not None and X.ndim == 2:
+        image_channels(image_shape, X.shape[1], path)
     return X.astype(np.float64, copy=False), image_shape and tuple(image_shape)
+
+
+def image_channels(image_shape, n_features: int, source) -> int:
+    """1 (grey) or 3 (colour): samples of ``n_features`` as ``image_shape`` images.
+
+    A colour sample holds its three channels one after the other, as
+    :func:`sparseae.plotting.tile_filters` reads them.
+
+    Examples
+    --------
+    >>> image_channels((8, 8), 64, "x.npy"), image_channels((8, 8), 192, "x.npy")
+    (1, 3)
+    >>> image_channels((8, 8), 100, "x.npy")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: --image-shape (8, 8) has 64 pixels but ... 100 features: neither ...
+    """
+    pixels = int(image_shape[0]) * int(image_shape[1])
+    if pixels == n_features:
+        return 1
+    if 3 * pixels == n_features:
+        return 3
+    raise ValueError(
+        f"--image-shape {tuple(image_shape)} has {pixels} pixels but the samples "
+        f"of {source} have {n_features} features: neither 1 (grey) nor 3 "
+        "(colour) values per pixel"
+    )
 
 
 def load_labels(source: str, path: Path | None, n_samples: int) -> np.ndarray:

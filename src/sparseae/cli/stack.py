@@ -207,7 +207,12 @@ def _write(model, X, y, folder, image_shape, seconds, args):
     written = ["model.safetensors", "metrics.json"]
     if image_shape is not None:
         from ..plotting import save_filters  # matplotlib: only when drawing
+        from .inputs import image_channels
 
-        save_filters(folder / "filters.png", model.weights_[0], image_shape=image_shape)
+        W = model.weights_[0]
+        channels = image_channels(image_shape, W.shape[1], args.data)
+        save_filters(
+            folder / "filters.png", W, image_shape=image_shape, n_channels=channels
+        )
         written.append("filters.png")
     return written, metrics

@@ -19,7 +19,7 @@ from ..io import strict_json
 from ..io.atomic import remove_stale_temporaries, write_bytes_atomically
 from ..io.checkpoints import Checkpointer
 from . import cluster
-from .inputs import DATA_HELP, load_input
+from .inputs import DATA_HELP, image_channels, load_input
 from .options import SEED, add_data_options, number, options_named
 from .progress import ProgressBar, warnings_printed
 from .runs import RunFolder, check_output, nothing_to_resume, resumed_model
@@ -522,7 +522,12 @@ def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
     curves = {k: model.history_[k] for k in ("loss", "reconstruction", "sparsity")}
     plot_loss_curve(folder / "loss.png", curves, title=f"sparseae {model.solver}")
     if image_shape is not None:
-        save_filters(folder / "filters.png", model.components_, image_shape=image_shape)
+        save_filters(
+            folder / "filters.png",
+            model.components_,
+            image_shape=image_shape,
+            n_channels=image_channels(image_shape, X.shape[1], extra["data"]),
+        )
         written.append("filters.png")
     _write_report(model, X, folder, config, image_shape, summary, name=name)
     written.append("report.html")
@@ -541,9 +546,11 @@ def _write_results(args, model, X, folder: Path, image_shape, extra, seconds):
     target = f" (target {model.sparsity_target})" if uses_target else ""
     print(f"mean activation: {metrics['mean_activation']:.4g}{target}")
     units = metrics["units"]
+    # NaN when the data do not vary: there is no variance to explain.
+    fvu = "undefined" if np.isnan(units["fvu"]) else f"{units['fvu']:.3g}"
     print(
         f"units:           L0 {units['l0']:.3g} of {model.n_components}, FVU "
-        f"{units['fvu']:.3g}, {units['dead_units']['count']} dead, "
+        f"{fvu}, {units['dead_units']['count']} dead, "
         f"{units['saturated_units']['count']} saturated"
     )
     return written
