@@ -1,6 +1,7 @@
 """One evaluation in memory against one on a LocalCluster, side by side.
 
-``python benchmarks/distributed.py`` from the repository (about a minute):
+``python benchmarks/distributed.py [--rounds 7]`` from the repository (about
+a minute):
 
 - ``memory``: :func:`sparseae.evaluate` at 60,000 x 784 -> 196, float32, on
   the machine's cores (threads), with ``block_rows`` of 1,875 (32 blocks).
@@ -20,6 +21,7 @@ The two results are checked to be equal to the last bit.  Timed in
 interleaved rounds (medians), as the other benchmarks.
 """
 
+import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -111,11 +113,14 @@ def run(
     }
 
 
-def main():
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds (7)")
+    args = parser.parse_args(argv)
     results = {"machine": common.machine()}
     rows = []
     for dask_defaults in (False, True):
-        row = run(dask_defaults=dask_defaults)
+        row = run(rounds=args.rounds, dask_defaults=dask_defaults)
         rows.append(row)
         print(
             common.table(

@@ -73,8 +73,8 @@ def blas_threads_only():
     """sparseae's kernel in the calling thread with the BLAS left threaded."""
     with (
         mock.patch.object(kernel, "_PARALLEL_WORK", math.inf),
-        mock.patch.object(threads, "_enter_limit", lambda: None),
-        mock.patch.object(threads, "_exit_limit", lambda: None),
+        mock.patch.object(threads, "_hold_limit", lambda: None),
+        mock.patch.object(threads, "_release_limit", lambda limiter: None),
     ):
         yield
 

@@ -25,8 +25,7 @@ from threadpoolctl import threadpool_info
 
 from sparseae import SparseAutoencoder
 from sparseae.datasets import load_mnist
-from sparseae.report import build_report
-from sparseae.report.build import write_report
+from sparseae.report import build_report, write_report
 
 MNIST = Path(__file__).resolve().parent / "data" / "mnist"
 FASHION = Path("/usr/share/datasets/fashion-mnist")
