@@ -166,3 +166,27 @@ def test_debian_fashion_mnist():
     X, y = load_mnist(DEBIAN_FASHION_MNIST, "t10k")
     assert X.shape == (10000, 784) and X.max() == 1
     np.testing.assert_array_equal(np.bincount(y), [1000] * 10)
+
+
+@pytest.mark.parametrize(
+    ("images", "labels", "match"),
+    [
+        (
+            np.full((2, 2, 2), 300.0, np.float32),
+            np.array([1, 2], np.uint8),
+            r"train-images-idx3-ubyte: images must be uint8 .* got float32",
+        ),
+        (
+            np.zeros((2, 2, 2), np.uint8),
+            np.array([0.5, 2.7]),
+            r"train-labels-idx1-ubyte: labels must be integers .* got float64",
+        ),
+    ],
+    ids=["float images", "float labels"],
+)
+def test_load_mnist_refuses_types_it_would_misread(tmp_path, images, labels, match):
+    # Pixels of 300.0 came out as 1.18 in "[0, 1]"; labels 0.5 and 2.7 as 0 and 2.
+    write_idx(tmp_path / "train-images-idx3-ubyte", images)
+    write_idx(tmp_path / "train-labels-idx1-ubyte", labels)
+    with pytest.raises(ValueError, match=match):
+        load_mnist(tmp_path)

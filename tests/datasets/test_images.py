@@ -78,6 +78,10 @@ def test_filter_is_isotropic_on_non_square_images():
         (np.zeros((1, 8)), {}, "at least 2 pixels"),
         (np.random.default_rng(0).random((8, 8)), {"f0": 0}, "f0 must be .* got 0"),
         (np.ones((8, 8)), {}, "constant"),
+        # These returned NaN images, or a TypeError naming neither f0 nor 'a'.
+        (np.eye(8) * np.nan, {}, "finite, got nan at row 0, column 0"),
+        (np.random.default_rng(0).random((8, 8)), {"f0": "a"}, "f0 .* got 'a'"),
+        (np.random.default_rng(0).random((8, 8)), {"f0": True}, "f0 .* got True"),
     ],
 )
 def test_whiten_image_errors(image, kwargs, match):

@@ -102,6 +102,21 @@ def test_normalize_ignores_each_patch_offset():
     np.testing.assert_allclose(normalize_patches(patches), normalize_patches(shifted))
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_normalize_refuses_a_non_finite_value(bad):
+    # σ is shared by all patches, so one NaN turned every patch into NaN.
+    patches = np.random.default_rng(0).random((4, 3))
+    patches[2, 1] = bad
+    with pytest.raises(ValueError, match=rf"finite, got {bad} at row 2, column 1"):
+        normalize_patches(patches)
+
+
+def test_normalize_refuses_no_patches():
+    # It returned an empty array with NumPy's RuntimeWarnings.
+    with pytest.raises(ValueError, match=r"at least one patch .* \(0, 4\)"):
+        normalize_patches(np.zeros((0, 4)))
+
+
 def test_normalize_dtypes_and_constant_input():
     assert normalize_patches(np.ones((2, 3), np.float32)).dtype == np.float32
     np.testing.assert_array_equal(normalize_patches(np.ones((2, 3), int)), 0.5)

@@ -3,6 +3,7 @@ import importlib
 import io
 import os
 import pickle
+import re
 import struct
 import subprocess
 
@@ -114,3 +115,32 @@ def test_codecs_encode_only_as_pickle_uses_it():
     with pytest.raises(pickle.UnpicklingError, match="encoding 'rot13'"):
         safe_load(io.BytesIO(payload))
     assert safe_load(io.BytesIO(pickle.dumps(b"\xff\x00", protocol=2))) == b"\xff\x00"
+
+
+def test_a_gzipped_pickle_is_checked_against_its_crc(tmp_path):
+    # Stored (level 0) so that a flipped byte still inflates: the unpickler
+    # stopped before the trailer and returned the changed array.
+    raw = bytearray(gzip.compress(pickle.dumps(np.zeros(50, np.uint8), protocol=2), 0))
+    raw[raw.index(b"\x00" * 50) + 10] = 7
+    path = tmp_path / "data.pkl.gz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(pickle.UnpicklingError, match=r"data\.pkl\.gz: CRC check"):
+        safe_load(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "Ran out of input"),
+        (pickle.dumps(np.arange(100.0), protocol=2)[:-20], "truncated"),
+        (pickle.dumps(eval, protocol=2), "refusing to load global '.*eval'"),
+    ],
+    ids=["empty", "truncated", "global"],
+)
+def test_errors_from_a_path_name_the_file(tmp_path, content, match):
+    path = tmp_path / "bad.pkl"
+    path.write_bytes(content)
+    with pytest.raises(
+        pickle.UnpicklingError, match=rf"^{re.escape(str(path))}: .*{match}"
+    ):
+        safe_load(path)

@@ -83,7 +83,7 @@ def fit_everywhere(X, tmp_path, client, zarr_data, **hyper):
 def test_whole_fits_are_bit_identical_everywhere(client, zarr_data, tmp_path, dtype):
     X = data(dtype=dtype)
     hyper = dict(
-        HYPER, n_components=5, max_iter=12, block_rows=16, random_state=0, dtype=dtype
+        HYPER, n_components=5, max_iter=12, block_rows=48, random_state=0, dtype=dtype
     )
     models = fit_everywhere(X, tmp_path, client, zarr_data, **hyper)
     assert models["memory"].n_iter_ == 12
@@ -138,7 +138,7 @@ def test_reparametrised_fits_are_bit_identical_everywhere(
     client, zarr_data, tmp_path, options, check
 ):
     hyper = dict(
-        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, **options
+        HYPER, n_components=5, max_iter=8, block_rows=48, random_state=0, **options
     )
     models = fit_everywhere(data(), tmp_path, client, zarr_data, **hyper)
     for model in models.values():
@@ -157,7 +157,7 @@ def test_default_partition_is_the_same_everywhere(client, zarr_data, tmp_path):
 def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
     X = zarr_data(data())
     hyper = dict(
-        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, client=client
+        HYPER, n_components=5, max_iter=8, block_rows=48, random_state=0, client=client
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -173,7 +173,7 @@ def test_a_stopped_fit_resumes_to_the_same_bits(client, zarr_data):
 def test_a_finished_fit_goes_on_to_a_larger_max_iter(client, zarr_data, solver):
     X = zarr_data(data())
     hyper = dict(
-        HYPER, n_components=5, block_rows=16, random_state=0, client=client, tol=0
+        HYPER, n_components=5, block_rows=48, random_state=0, client=client, tol=0
     )
     hyper |= dict(solver=solver, batch_size=350) if solver == "adam" else {}
     with warnings.catch_warnings():
@@ -189,7 +189,7 @@ def test_a_finished_fit_goes_on_to_a_larger_max_iter(client, zarr_data, solver):
 def test_resume_knows_the_data_by_their_rows_not_their_chunks(client, zarr_data):
     X = data()
     hyper = dict(
-        HYPER, n_components=5, max_iter=8, block_rows=16, random_state=0, client=client
+        HYPER, n_components=5, max_iter=8, block_rows=48, random_state=0, client=client
     )
     stop = dict(callback=lambda model, progress: progress.iteration == 3)
     with warnings.catch_warnings():
@@ -342,10 +342,128 @@ def test_bad_data_is_refused_with_the_reason(client):
         )
 
 
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [
+        (da.ones((20, 4), dtype=complex), r"Complex data not supported: X has dtype"),
+        (da.from_array(np.full((20, 4), "a")), r"real numbers .* got dtype <U1"),
+        (da.ones((20, 0)), r"at least one feature \(column\), got shape \(20, 0\)"),
+    ],
+    ids=["complex", "strings", "no columns"],
+)
+def test_data_that_are_not_real_numbers_are_refused(X, match):
+    # Complex data lost their imaginary part and trained; the others failed
+    # with NumPy's or Dask's words, naming neither X nor what is valid.
+    with pytest.raises(ValueError, match=match):
+        DaskSparseAutoencoder(n_components=3, max_iter=1).fit(X)
+
+
+def test_non_finite_values_at_transform_are_named_by_their_row_in_x(client):
+    X = data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(
+            n_components=3, max_iter=2, random_state=0, client=client
+        ).fit(da.from_array(X, chunks=(200, 12)))
+    X[450, 7] = np.nan
+    bad = da.from_array(X, chunks=(200, 12))
+    # Row 450 of X, not row 50 of its third chunk.
+    where = r"X \(rows 400:600\) contains 1 non-finite .* at row 450, column 7"
+    with pytest.raises(ValueError, match=where):
+        client.compute(model.transform(bad), sync=True)
+    with pytest.raises(ValueError, match=where):
+        model.score(bad)
+
+
+def test_arrays_in_memory_train_as_the_in_memory_estimator(tmp_path):
+    # The docstring's "(a NumPy array: as in memory)": these raised
+    # AttributeError: ... no attribute '_data'.
+    X = data(m=200)
+    hyper = dict(HYPER, n_components=3, max_iter=4, block_rows=16, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        assert_same_model(
+            DaskSparseAutoencoder(**hyper).fit(X), SparseAutoencoder(**hyper).fit(X)
+        )
+        np.save(tmp_path / "X.npy", X)
+        assert_same_model(
+            DaskSparseAutoencoder(**hyper).fit_file(tmp_path / "X.npy"),
+            SparseAutoencoder(**hyper).fit(X),
+        )
+        adam = dict(hyper, solver="adam", batch_size=50)
+        assert_same_model(
+            DaskSparseAutoencoder(**adam).partial_fit(X),
+            SparseAutoencoder(**adam).partial_fit(X),
+        )
+
+
+def test_clone_and_pickle_keep_or_drop_the_client(client):
+    import pickle
+
+    from sklearn.base import clone
+
+    model = DaskSparseAutoencoder(n_components=3, max_iter=2, client=client)
+    # A client cannot be deep-copied or pickled: clone shares it (as
+    # GridSearchCV and cross_val_score need), pickle leaves it out.
+    copy = clone(model)
+    assert copy.client is client
+    assert copy.get_params() == model.get_params()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(da.from_array(data(m=100), chunks=50))
+    restored = pickle.loads(pickle.dumps(model))
+    assert restored.client is None
+    assert model.client is client
+    np.testing.assert_array_equal(restored.components_, model.components_)
+
+
+def test_resume_checks_x_even_when_there_is_nothing_left_to_do(client):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = DaskSparseAutoencoder(
+            n_components=3, max_iter=2, random_state=0, client=client
+        ).fit(da.from_array(data(m=100), chunks=50))
+    # As SparseAutoencoder.resume_fit does: it returned the model silently.
+    with pytest.raises(ValueError, match=r"n_features_in_=12\), got \(10, 5\)"):
+        model.resume_fit(da.zeros((10, 5)))
+
+
+@pytest.mark.parametrize("chunk_rows", [0, -5, 2.5, True, "64"])
+def test_a_bad_chunk_rows_is_named(tmp_path, chunk_rows):
+    # 0 used to mean the default, -5 gave an array of no rows, and the rest
+    # failed in Python's or Dask's words.
+    from sparseae.distributed import open_data
+
+    np.save(tmp_path / "X.npy", data(m=20))
+    da.from_array(data(m=20), chunks=10).to_zarr(str(tmp_path / "X.zarr"))
+    for path in (tmp_path / "X.npy", tmp_path / "X.zarr"):
+        with pytest.raises(ValueError, match=r"chunk_rows must be a positive int"):
+            open_data(path, chunk_rows=chunk_rows)
+    with pytest.raises(ValueError, match=r"chunk_rows must be a positive int"):
+        from_npy(tmp_path / "X.npy", chunk_rows=chunk_rows)
+
+
+def test_open_data_takes_a_suffix_in_any_case(tmp_path):
+    from sparseae.distributed import open_data
+
+    with open(tmp_path / "X.NPY", "wb") as file:  # np.save would add .npy
+        np.save(file, data(m=20))
+    np.testing.assert_array_equal(
+        open_data(tmp_path / "X.NPY", chunk_rows=np.int64(8)).compute(), data(m=20)
+    )
+
+
 @pytest.mark.parametrize("n_workers", [0, -1, 1.5, True, "2"])
 def test_local_cluster_refuses_a_worker_count_below_one(n_workers):
     with pytest.raises(ValueError, match=r"n_workers must be an int >= 1, got"):
         local_cluster(n_workers)
+
+
+def test_local_cluster_takes_a_numpy_int():
+    with local_cluster(
+        np.int64(1), processes=False, dashboard_address=":0", silence_logs=40
+    ) as cluster:
+        assert len(cluster.workers) == 1
 
 
 @pytest.mark.slow
@@ -354,7 +472,7 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
 
     X = data(m=3000, n=16)
     np.save(tmp_path / "X.npy", X)
-    hyper = dict(HYPER, n_components=6, max_iter=30, block_rows=32, random_state=0)
+    hyper = dict(HYPER, n_components=6, max_iter=20, block_rows=128, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         want = SparseAutoencoder(**hyper).fit(X)
@@ -370,7 +488,7 @@ def test_a_worker_killed_mid_fit_changes_nothing(tmp_path):
         killed = []
 
         def kill_one(model, progress):
-            if progress.iteration == 10 and not killed:
+            if progress.iteration == 8 and not killed:
                 pid = next(iter(client.run(os.getpid).values()))
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)

@@ -205,7 +205,8 @@ def load_mnist(folder, kind="train", *, dtype=np.float64):
     Returns
     -------
     X : ndarray of shape (n_samples, n_rows * n_cols)
-        Images flattened row by row, scaled to [0, 1] (pixel / 255).
+        Images flattened row by row, scaled to [0, 1] (pixel / 255). The
+        images file must hold uint8 pixels and the labels file integers.
     y : ndarray of shape (n_samples,)
         Labels as int64.
 
@@ -228,8 +229,21 @@ def load_mnist(folder, kind="train", *, dtype=np.float64):
         raise ValueError(f"kind must be 'train' or 't10k', got {kind!r}")
     dtype = check_float_dtype(dtype)
     folder = Path(folder)
-    images = read_idx(_find(folder, f"{kind}-images-idx3-ubyte"))
-    labels = read_idx(_find(folder, f"{kind}-labels-idx1-ubyte"))
+    images_path = _find(folder, f"{kind}-images-idx3-ubyte")
+    labels_path = _find(folder, f"{kind}-labels-idx1-ubyte")
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    # Scaling by 255 is right for bytes only, and labels of other types would
+    # be truncated to integers without a word.
+    if images.dtype != np.uint8:
+        raise ValueError(
+            f"{images_path}: images must be uint8 (ubyte) pixels, got "
+            f"{images.dtype}; read other IDX files with read_idx"
+        )
+    if labels.dtype.kind not in "iu":
+        raise ValueError(
+            f"{labels_path}: labels must be integers (an integer IDX type), got "
+            f"{labels.dtype}; read other IDX files with read_idx"
+        )
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(
             f"{folder}: expected images of shape (n, rows, cols) and labels of "

@@ -30,6 +30,8 @@ References
    properties by learning a sparse code for natural images", Nature 381, 1996.
 """
 
+from numbers import Real
+
 import numpy as np
 import skimage.data
 from skimage.color import rgb2gray
@@ -159,11 +161,17 @@ def whiten_image(image, *, f0=None):
             "image must be a 2-D grey-scale array at least 2 pixels a side, got "
             f"shape {image.shape}; convert colour images with skimage.color.rgb2gray"
         )
+    if not np.isfinite(image).all():
+        row, column = np.argwhere(~np.isfinite(image))[0]
+        raise ValueError(
+            f"image must be finite, got {image[row, column]} at row {row}, "
+            f"column {column}"
+        )
     side = min(image.shape)
     if f0 is None:
         f0 = 0.4 * side
-    elif not f0 > 0:
-        raise ValueError(f"f0 must be a positive number of cycles, got {f0}")
+    elif isinstance(f0, bool) or not isinstance(f0, Real) or not f0 > 0:
+        raise ValueError(f"f0 must be a positive number of cycles, got {f0!r}")
     fy = np.fft.fftfreq(image.shape[0])[:, None] * side
     fx = np.fft.fftfreq(image.shape[1])[None, :] * side
     f = np.hypot(fy, fx)  # (height, width), cycles per smaller side

@@ -115,9 +115,17 @@ def normalize_patches(patches):
     patches = np.asarray(patches)
     if not np.issubdtype(patches.dtype, np.floating):
         patches = patches.astype(np.float64)
-    if patches.ndim != 2:
+    if patches.ndim != 2 or patches.size == 0:
         raise ValueError(
-            f"patches must be 2-D (n_patches, n_features), got shape {patches.shape}"
+            "patches must be 2-D (n_patches, n_features) with at least one patch "
+            f"and one feature, got shape {patches.shape}"
+        )
+    if not np.isfinite(patches).all():
+        # One NaN would make the shared σ NaN and so every patch.
+        row, column = np.argwhere(~np.isfinite(patches))[0]
+        raise ValueError(
+            f"patches must be finite, got {patches[row, column]} at row {row}, "
+            f"column {column}"
         )
     centred = patches - patches.mean(axis=1, keepdims=True)
     limit = 3 * centred.std()

@@ -11,6 +11,7 @@ strings need no globals and load as usual.
 
 import gzip
 import pickle
+import zlib
 
 import numpy as np
 
@@ -106,7 +107,9 @@ def safe_load(file, *, encoding="latin1"):
     Raises
     ------
     pickle.UnpicklingError
-        If the pickle names any global that is not needed to rebuild an array.
+        If the pickle names any global that is not needed to rebuild an array,
+        or is empty, truncated or (gzipped) fails its CRC; for a path, the
+        message starts with it.
 
     Examples
     --------
@@ -122,4 +125,13 @@ def safe_load(file, *, encoding="latin1"):
         gzipped = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         stream = gzip.GzipFile(fileobj=raw) if gzipped else raw
-        return RestrictedUnpickler(stream, encoding=encoding).load()
+        try:
+            loaded = RestrictedUnpickler(stream, encoding=encoding).load()
+            if gzipped:
+                # The unpickler stops at the pickle's STOP opcode, before
+                # the gzip trailer, whose CRC is checked only at its end.
+                while stream.read(1 << 20):
+                    pass
+        except (pickle.UnpicklingError, EOFError, OSError, zlib.error) as exc:
+            raise pickle.UnpicklingError(f"{file}: {exc}") from exc
+    return loaded

@@ -57,12 +57,17 @@ def local_cluster(n_workers: int, threads_per_worker: int = 1, **kwargs):
     higher between tasks.
     """
     import dask
+    import numpy as np
 
     from distributed import LocalCluster
 
-    if not isinstance(n_workers, int) or isinstance(n_workers, bool) or n_workers < 1:
+    if (
+        not isinstance(n_workers, int | np.integer)
+        or isinstance(n_workers, bool)
+        or n_workers < 1
+    ):
         raise ValueError(f"n_workers must be an int >= 1, got {n_workers!r}")
     with dask.config.set(WORKER_ENVIRONMENT):
         return LocalCluster(
-            n_workers=n_workers, threads_per_worker=threads_per_worker, **kwargs
+            n_workers=int(n_workers), threads_per_worker=threads_per_worker, **kwargs
         )

@@ -8,10 +8,11 @@ import warnings
 import dask
 import dask.array as da
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.partial_sums import finish_sums, resolve_block_rows
-from ..models._validation import check_target_range
+from ..models._validation import check_finite, check_real, check_target_range
 from ..models.autoencoder import SparseAutoencoder
 from ..training.state import LbfgsRun, MinibatchState
 from ._evaluate import ClusterData, align, default_client
@@ -146,6 +147,16 @@ n_iter_, loss_curve_, history_, n_features_in_
         """Align, place and check a dask array once for a whole fit."""
         if X.ndim != 2:
             raise ValueError(f"X must be 2-dimensional, got shape {X.shape}")
+        check_real(X)
+        if X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"X must hold real numbers (bool, int, uint or float), got dtype "
+                f"{X.dtype}"
+            )
+        if X.shape[1] < 1:
+            raise ValueError(
+                f"X must have at least one feature (column), got shape {X.shape}"
+            )
         dtype = self._working_dtype()
         if X.dtype != dtype:
             X = X.astype(dtype)
@@ -210,6 +221,9 @@ n_iter_, loss_curve_, history_, n_features_in_
 
     def _base_evaluator(self):
         """The objective on the cluster (the data are the ones of ``fit``)."""
+        if getattr(self, "_data", None) is None:
+            # fit, partial_fit or fit_file of data in memory or in a file.
+            return super()._base_evaluator()
 
         def evaluate(params, X, settings, **options):
             grad = options.pop("compute_grad", True)
@@ -298,6 +312,8 @@ n_iter_, loss_curve_, history_, n_features_in_
                 f"the training state is of solver='{kind}', got "
                 f"solver={self.solver!r}; resume with the solver of the fit"
             )
+        # As in memory: X is checked even when there is nothing left to do.
+        self._check_width(X, self.n_features_in_, "n_features_in_")
         # As in memory: a fit that ended at max_iter goes on to a larger one.
         if not (state.fitting or self._can_extend(state)):
             return self
@@ -394,6 +410,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         local = self.to_local()
         self._check_width(X, self.n_features_in_, "n_features_in_")
         return X.rechunk({1: -1}).map_blocks(
+            _in_chunk,
             local.transform,
             # The fitted units, whatever set_params has made n_components since.
             chunks=(X.chunks[0], (self.components_.shape[0],)),
@@ -419,6 +436,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         local = self.to_local()
         self._check_width(X, self.components_.shape[0], "hidden units")
         return X.rechunk({1: -1}).map_blocks(
+            _in_chunk,
             local.inverse_transform,
             chunks=(X.chunks[0], (self.n_features_in_,)),
             dtype=self.components_.dtype,
@@ -526,15 +544,38 @@ n_iter_, loss_curve_, history_, n_features_in_
             local._training_state = state
         return local.save(path, extra=extra)
 
+    def __sklearn_clone__(self):
+        # A client is a connection, which deepcopy (clone's way with other
+        # parameters) cannot copy: the clone shares it.
+        params = self.get_params(deep=False)
+        client = params.pop("client")
+        return type(self)(
+            **{name: clone(value, safe=False) for name, value in params.items()},
+            client=client,
+        )
+
     def __getstate__(self):
-        state = super().__getstate__()
+        # A client cannot be pickled; the unpickled model computes with the
+        # client current where it is used (client=None), as xgboost.dask does.
+        # A copy: BaseEstimator.__getstate__ may return __dict__ itself.
+        state = dict(super().__getstate__())
         state.pop("_data", None)
+        state["client"] = None
         return state
 
 
-def _chunk_error(X, model) -> np.ndarray:
+def _in_chunk(X, method, block_info=None):
+    """``method(X)`` of one row chunk, its non-finite values named by row in X."""
+    if block_info is not None and np.asarray(X).dtype.kind in "biuf":
+        # The model's own check would give the row within the chunk.
+        start, stop = block_info[0]["array-location"][0]
+        check_finite(np.asarray(X), f"X (rows {start}:{stop})", offset=(start, 0))
+    return method(X)
+
+
+def _chunk_error(X, model, block_info=None) -> np.ndarray:
     """Σ ½‖x̂ − x‖² over the rows of one chunk, as a (1, 1) array."""
-    return np.array([[-model.score(X) * X.shape[0]]])
+    return np.array([[-_in_chunk(X, model.score, block_info) * X.shape[0]]])
 
 
 def _with_client_parameter():

@@ -15,6 +15,24 @@ __all__ = ["from_npy", "from_zarr", "open_data"]
 _CHUNK_ELEMENTS = 1 << 24
 
 
+def _check_chunk_rows(chunk_rows):
+    """``chunk_rows`` as an int, refused unless None or a positive int."""
+    if chunk_rows is None:
+        return None
+    if isinstance(chunk_rows, bool | np.bool_) or not isinstance(
+        chunk_rows, int | np.integer
+    ):
+        raise ValueError(
+            f"chunk_rows must be a positive int or None (the default), got "
+            f"{chunk_rows!r}"
+        )
+    if chunk_rows < 1:
+        raise ValueError(
+            f"chunk_rows must be a positive int or None (the default), got {chunk_rows}"
+        )
+    return int(chunk_rows)
+
+
 def _read_rows(path, start, stop):
     """Rows ``start:stop`` of a ``.npy`` file, read on whichever worker runs this."""
     return np.array(np.load(path, mmap_mode="r")[start:stop])
@@ -32,7 +50,7 @@ def from_npy(path, chunk_rows: int | None = None) -> da.Array:
     path : str or Path
         A 2-D array in C order.
     chunk_rows : int, optional
-        Rows per chunk; by default about 16 million numbers.
+        Rows per chunk, a positive int; by default about 16 million numbers.
 
     Returns
     -------
@@ -46,6 +64,7 @@ def from_npy(path, chunk_rows: int | None = None) -> da.Array:
     >>> from_npy(path, chunk_rows=4).chunks
     ((4, 2), (2,))
     """
+    chunk_rows = _check_chunk_rows(chunk_rows)
     source = NpyChunks(path)  # checks the header: 2-D, C order
     (m, n), dtype = source.shape, source.dtype
     rows = chunk_rows or max(1, _CHUNK_ELEMENTS // max(n, 1))
@@ -78,9 +97,11 @@ def open_data(path, chunk_rows: int | None = None) -> da.Array:
     Raises
     ------
     ValueError
-        For any other kind of path.
+        For any other kind of path (the suffix may be in any case), or a
+        ``chunk_rows`` that is not a positive int.
     """
-    text = str(path).rstrip("/")
+    chunk_rows = _check_chunk_rows(chunk_rows)
+    text = str(path).rstrip("/").lower()
     if text.endswith(".npy"):
         return from_npy(path, chunk_rows)
     if text.endswith(".zarr"):
