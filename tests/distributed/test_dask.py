@@ -316,6 +316,17 @@ def test_the_in_memory_estimator_refuses_dask_arrays(zarr_data):
     X = zarr_data(data())
     with pytest.raises(TypeError, match="DaskSparseAutoencoder"):
         SparseAutoencoder(n_components=3).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = SparseAutoencoder(n_components=3, max_iter=2).fit(data())
+    codes = da.from_array(fitted.transform(data()))
+    for method, argument in [
+        ("transform", X),
+        ("score", X),
+        ("inverse_transform", codes),
+    ]:
+        with pytest.raises(TypeError, match="takes arrays in memory.*DaskSparse"):
+            getattr(fitted, method)(argument)
     model = SparseAutoencoder(n_components=3, max_iter=2, solver="adam")
     with pytest.raises(TypeError, match="DaskSparseAutoencoder"):
         model.partial_fit(X)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_array, check_is_fitted
 from ..core.objective import decode, encode
 from ..core.params import Params
 from ..io.model_file import save as save_model
-from ._validation import check_finite, check_real
+from ._validation import check_finite, check_in_memory, check_real
 
 if TYPE_CHECKING:
     from os import PathLike
@@ -105,6 +105,12 @@ class AutoencoderTransformMixin(TransformerMixin):
         ndarray of shape (n_samples, n_features_in_)
         """
         check_is_fitted(self)
+        check_in_memory(
+            self,
+            X,
+            "use sparseae.distributed.DaskSparseAutoencoder to decode where the "
+            "codes lie",
+        )
         check_real(X)
         codes = check_array(
             X, dtype=self.components_.dtype, ensure_all_finite=False, ensure_2d=False

@@ -19,6 +19,7 @@ __all__ = [
     "SPARSE_FORMATS",
     "NumberInterval",
     "check_finite",
+    "check_in_memory",
     "check_real",
     "check_target_range",
 ]
@@ -53,6 +54,19 @@ class NumberInterval(Interval):
     def is_satisfied_by(self, val):
         """Whether ``val`` is a number (not a bool) in the interval."""
         return not isinstance(val, bool | np.bool_) and super().is_satisfied_by(val)
+
+
+def check_in_memory(estimator, X, remedy: str) -> None:
+    """Refuse a Dask collection, which NumPy would compute into memory whole.
+
+    ``remedy`` says what to use instead.
+    """
+    if type(X).__module__.startswith("dask"):
+        raise TypeError(
+            f"{type(estimator).__name__} takes arrays in memory, got a dask "
+            f"{type(X).__name__}, which would be computed into memory whole; "
+            f"{remedy}"
+        )
 
 
 def check_real(X, name: str = "X") -> None:

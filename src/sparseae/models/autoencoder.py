@@ -40,6 +40,7 @@ from ._validation import (
     SPARSE_FORMATS,
     NumberInterval,
     check_finite,
+    check_in_memory,
     check_real,
     check_target_range,
 )
@@ -549,13 +550,12 @@ class SparseAutoencoder(
                 "loss='cross_entropy' needs output_activation='sigmoid', got "
                 f"output_activation={self.output_activation!r}"
             )
-        if type(X).__module__.startswith("dask"):
-            raise TypeError(
-                f"{type(self).__name__} takes arrays in memory, got a dask "
-                f"{type(X).__name__}, which would be computed into memory whole; "
-                "use sparseae.distributed.DaskSparseAutoencoder to train where the "
-                "data lie, or fit_file for a .npy file"
-            )
+        check_in_memory(
+            self,
+            X,
+            "use sparseae.distributed.DaskSparseAutoencoder to train where the "
+            "data lie, or fit_file for a .npy file",
+        )
         check_real(X)
         try:
             # Values too large for float32 become inf in the cast, which
