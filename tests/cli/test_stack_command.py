@@ -74,3 +74,13 @@ def test_stack_refuses_bad_layer_sizes(tmp_path, capsys):
     argv = ["stack", "digits", "-o", str(tmp_path), "--layers", "20,x"]
     assert main(argv) == 2
     assert "hidden layer sizes separated by commas" in capsys.readouterr().err
+
+
+def test_stack_warnings_name_the_options_that_set_each_budget(tmp_path, capsys):
+    argv = ["stack", "digits", "-o", str(tmp_path / "s"), *TINY, "--tol", "0"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "pretraining layer 1: L-BFGS reached --pretrain-max-iter=3" in err
+    assert "increase --pretrain-max-iter or --tol" in err
+    assert "fine-tuning reached --fine-tune-max-iter=4" in err
+    assert " max_iter" not in err and "fine_tune" not in err

@@ -3,6 +3,7 @@
 import autograd.numpy as anp
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from autograd import grad
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,6 +142,21 @@ def test_any_labels_come_back_as_given():
     assert set(model.predict(X)) <= set(names)
     assert model.score(X, names) > 0.95
     np.testing.assert_allclose(model.predict_proba(X).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("sparse", [sp.csr_matrix, sp.csc_matrix, sp.csr_array])
+def test_sparse_input_gives_the_dense_model(sparse):
+    # As LogisticRegression and the SparseAutoencoder whose codes it classifies.
+    X, y = load_iris(return_X_y=True)
+    X = np.where(X > 3, X, 0)  # 60% zeros
+    settings = dict(weight_decay=1e-2, tol=0, max_iter=2000)
+    dense = SoftmaxClassifier(**settings).fit(X, y)
+    model = SoftmaxClassifier(**settings).fit(sparse(X), y)
+    np.testing.assert_allclose(model.coef_, dense.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        model.predict_proba(sparse(X)), dense.predict_proba(X), atol=1e-8
+    )
+    np.testing.assert_array_equal(model.predict(sparse(X)), dense.predict(X))
 
 
 def test_one_class_is_an_error_naming_it():

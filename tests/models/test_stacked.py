@@ -8,6 +8,7 @@ import autograd.numpy as anp
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.sparse as sp
 from autograd import grad
 from safetensors.numpy import load as load_tensors
 from safetensors.numpy import save as save_tensors
@@ -196,13 +197,65 @@ def test_any_labels_and_same_seed_same_model(digits):
     assert first.predict_proba(X_test).shape == (300, 10)
 
 
-def test_convergence_warning_names_the_stage(digits):
+def test_convergence_warning_names_the_stage_and_its_parameter(digits):
+    # Each stage's own estimator or solver says "max_iter", which the stack
+    # has not: the advice must name the parameter that sets that stage's budget.
     X, y, _, _ = digits
-    model = small(hidden_layer_sizes=(8,), pretrain_max_iter=3, tol=0)
+    model = small(
+        hidden_layer_sizes=(8, 6), pretrain_max_iter=3, softmax_max_iter=2, tol=0
+    )
     with pytest.warns(ConvergenceWarning) as record:
         model.fit(X, y)
-    messages = " ".join(str(w.message) for w in record)
-    assert "fine-tuning reached max_iter=30" in messages
+    messages = [str(w.message) for w in record]
+    assert [m.split(":")[0] for m in messages if "pretrain" in m] == [
+        "StackedAutoencoder pretraining layer 1",
+        "StackedAutoencoder pretraining layer 2",
+    ]
+    for message in messages:
+        assert "max_iter" not in message.replace("_max_iter", ""), message
+    assert any(
+        "pretraining layer 2: L-BFGS reached pretrain_max_iter=3" in m
+        and "increase pretrain_max_iter or tol" in m
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith("StackedAutoencoder softmax layer: ")
+        and "reached softmax_max_iter=2" in m
+        for m in messages
+    ), messages
+    assert any(
+        m.startswith("StackedAutoencoder fine-tuning reached fine_tune_max_iter=30")
+        and "increase fine_tune_max_iter or tol" in m
+        for m in messages
+    ), messages
+    # At the caller's line, not inside the package.
+    assert {w.filename for w in record} == {__file__}
+
+
+def test_stage_warnings_become_errors_under_an_error_filter(digits):
+    X, y, _, _ = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        with pytest.raises(ConvergenceWarning, match="pretrain_max_iter=3"):
+            small(hidden_layer_sizes=(8,), pretrain_max_iter=3, tol=0).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("sparse", [sp.csr_matrix, sp.csc_array])
+def test_sparse_input_gives_the_dense_model(digits, sparse):
+    # Its first stage, a SparseAutoencoder, takes sparse input; so does the stack.
+    X, y, X_test, _ = digits
+    dense = small(hidden_layer_sizes=(12, 6), fine_tune_max_iter=10).fit(X, y)
+    model = small(hidden_layer_sizes=(12, 6), fine_tune_max_iter=10)
+    model.fit(sparse(X), y)
+    for W, W_dense in zip(model.weights_, dense.weights_, strict=True):
+        np.testing.assert_allclose(W, W_dense, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        model.transform(sparse(X_test)), dense.transform(X_test), atol=1e-8
+    )
+    np.testing.assert_allclose(
+        model.predict_proba(sparse(X_test)), dense.predict_proba(X_test), atol=1e-8
+    )
 
 
 @pytest.mark.parametrize("sizes", [(), (10, 0), (3.5,)])

@@ -153,7 +153,7 @@ def run(args) -> int:
         model.fit(X, y)
     seconds = time.perf_counter() - start
     for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+        print(f"warning: {_as_options(str(warning.message))}", file=sys.stderr)
     run = RunFolder(args.output, replacing=replacing)
     try:
         written, metrics = _write(model, X, y, run.make(), image_shape, seconds, args)
@@ -172,6 +172,22 @@ def run(args) -> int:
     )
     print(f"written to {args.output}: {', '.join(written)}")
     return 0
+
+
+def _as_options(message: str) -> str:
+    """``message`` with the estimator's parameters named as this command's options.
+
+    Examples
+    --------
+    >>> _as_options("reached fine_tune_max_iter=4; increase fine_tune_max_iter")
+    'reached --fine-tune-max-iter=4; increase --fine-tune-max-iter'
+    """
+    names = "|".join(name for name, _, _, _ in STACK_OPTIONS)
+    return re.sub(
+        rf"(?<![\w-])({names})\b",
+        lambda match: "--" + match.group(1).replace("_", "-"),
+        message,
+    )
 
 
 def _write(model, X, y, folder, image_shape, seconds, args):

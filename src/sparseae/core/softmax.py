@@ -75,7 +75,7 @@ def softmax_loss_and_grad(
         Weights, one row per class.
     b : ndarray of shape (n_classes,)
         Biases, not decayed.
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
         Inputs.
     y : ndarray of shape (n_samples,)
         Labels encoded as integers 0 .. n_classes - 1.

@@ -31,13 +31,14 @@ def stack_forward(
         one is the softmax layer's (n_classes, n_units_L).
     intercepts : sequence of ndarray
         ``b_1 .. b_{L+1}``, ``b_l`` of shape (n_units_l,).
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
         Inputs.
 
     Returns
     -------
     activations : list of ndarray
-        ``[X, a_1, .., a_L]``, ``a_l`` of shape (n_samples, n_units_l) (eq. F1).
+        ``[X, a_1, .., a_L]`` (``X`` as given), ``a_l`` of shape
+        (n_samples, n_units_l) (eq. F1).
     scores : ndarray of shape (n_samples, n_classes)
         Softmax scores ``a_L W_{L+1}ᵀ + b_{L+1}`` (eq. F2).
 

@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.softmax import softmax_loss_and_grad
 from ..solvers.blocks import minimize_blocks
-from ._validation import NumberInterval
+from ._validation import SPARSE_FORMATS, NumberInterval
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -49,7 +49,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
 
         Returns
@@ -64,7 +64,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
 
         Returns
@@ -79,7 +79,7 @@ class SoftmaxOutputMixin(ClassifierMixin):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
 
         Returns
@@ -170,8 +170,8 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Inputs, one sample per row.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Inputs, one sample per row; a sparse matrix is used as CSR.
         y : array-like of shape (n_samples,)
             Labels, of any type :func:`numpy.unique` can sort.
 
@@ -180,7 +180,9 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
         self : SoftmaxClassifier
             The fitted estimator.
         """
-        X, y = validate_data(self, X, y, dtype=_float_dtype(self.dtype))
+        X, y = validate_data(
+            self, X, y, accept_sparse=SPARSE_FORMATS, dtype=_float_dtype(self.dtype)
+        )
         encoded = self._encode_targets(y)
         k, n = len(self.classes_), X.shape[1]
         lam = self.weight_decay
@@ -205,8 +207,15 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
 
     def _scores(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=self.coef_.dtype, reset=False)
+        X = validate_data(
+            self, X, accept_sparse=SPARSE_FORMATS, dtype=self.coef_.dtype, reset=False
+        )
         return X @ self.coef_.T + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
 
 def _float_dtype(dtype) -> np.dtype:

@@ -7,7 +7,9 @@ back-propagates the softmax objective through every layer (section 2 of
 
 from __future__ import annotations
 
+import re
 import time
+import warnings
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +31,7 @@ from ..core.stacked import stack_forward, stack_loss_and_grad
 from ..io.model_file import save as save_model
 from ..solvers.blocks import minimize_blocks
 from ._feedback import warn_caller
-from ._validation import NumberInterval
+from ._validation import SPARSE_FORMATS, NumberInterval
 from .autoencoder import SparseAutoencoder
 from .softmax import SoftmaxClassifier, SoftmaxOutputMixin, _float_dtype
 
@@ -44,6 +46,40 @@ if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 
 __all__ = ["StackedAutoencoder"]
+
+
+class _StageWarnings:
+    """Re-issue a stage's warnings, a ``ConvergenceWarning`` naming ``parameter``.
+
+    Each stage is an estimator or solver whose iteration budget is its own
+    ``max_iter``; the user of the stack sets it as ``parameter``
+    (``pretrain_max_iter``, ...), which the advice to increase it must name.
+    Every warning is re-issued when the stage ends, at the caller's line and
+    through the caller's filters.  (A class, not ``contextlib.contextmanager``,
+    whose frames would stand between :func:`warn_caller` and the caller.)
+    """
+
+    def __init__(self, parameter: str, stage: str = ""):
+        self.parameter, self.stage = parameter, stage
+
+    def __enter__(self) -> None:
+        self.recording = warnings.catch_warnings(record=True)
+        self.caught = self.recording.__enter__()
+        warnings.simplefilter("always")
+
+    def __exit__(self, *exc_info) -> None:
+        self.recording.__exit__(*exc_info)
+        for warning in self.caught:
+            message = str(warning.message)
+            if issubclass(warning.category, ConvergenceWarning):
+                message = (
+                    "StackedAutoencoder "
+                    + self.stage
+                    + re.sub(r"\bmax_iter\b", self.parameter, message).removeprefix(
+                        "StackedAutoencoder "
+                    )
+                )
+            warn_caller(message, warning.category)
 
 
 class StackedAutoencoder(
@@ -210,9 +246,9 @@ class StackedAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs, one sample per row; in [0, 1] unless
-            ``output_activation="linear"``.
+            ``output_activation="linear"``.  A sparse matrix is used as CSR.
         y : array-like of shape (n_samples,)
             Labels, of any type :func:`numpy.unique` can sort.
 
@@ -222,7 +258,9 @@ class StackedAutoencoder(
             The fitted estimator.
         """
         sizes = self._check_layer_sizes()
-        X, y = validate_data(self, X, y, dtype=_float_dtype(self.dtype))
+        X, y = validate_data(
+            self, X, y, accept_sparse=SPARSE_FORMATS, dtype=_float_dtype(self.dtype)
+        )
         encoded = self._encode_targets(y)
         rng = check_random_state(self.random_state)
         self.fit_times_ = {}
@@ -248,7 +286,10 @@ class StackedAutoencoder(
             )
             # Arrays between the stages, whatever set_output the user chose:
             # a DataFrame would give the next layer feature names to expect.
-            with config_context(transform_output="default"):
+            with (
+                config_context(transform_output="default"),
+                _StageWarnings("pretrain_max_iter", f"pretraining layer {depth}: "),
+            ):
                 features = autoencoder.fit_transform(features)
             self._check_not_collapsed(depth, features)
             self.autoencoders_.append(autoencoder)
@@ -256,13 +297,14 @@ class StackedAutoencoder(
 
         self._say(f"Training the softmax layer on {features.shape[1]} features")
         start = time.perf_counter()
-        softmax = SoftmaxClassifier(
-            weight_decay=self.softmax_weight_decay,
-            max_iter=self.softmax_max_iter,
-            lbfgs_memory=self.lbfgs_memory,
-            tol=self.tol,
-            dtype=X.dtype,
-        ).fit(features, encoded)
+        with _StageWarnings("softmax_max_iter", "softmax layer: "):
+            softmax = SoftmaxClassifier(
+                weight_decay=self.softmax_weight_decay,
+                max_iter=self.softmax_max_iter,
+                lbfgs_memory=self.lbfgs_memory,
+                tol=self.tol,
+                dtype=X.dtype,
+            ).fit(features, encoded)
         self.fit_times_["softmax"] = time.perf_counter() - start
         self._say(f"Softmax layer: {softmax.n_iter_} iterations")
         self.pretrained_weights_ = [a.components_ for a in self.autoencoders_]
@@ -288,15 +330,16 @@ class StackedAutoencoder(
             )
             return loss, grad_weights + grad_intercepts
 
-        blocks, result = minimize_blocks(
-            loss_and_grad,
-            self.weights_ + self.intercepts_,
-            max_iter=self.fine_tune_max_iter,
-            memory=self.lbfgs_memory,
-            tol=self.tol,
-            dtype=X.dtype,
-            what="StackedAutoencoder fine-tuning",
-        )
+        with _StageWarnings("fine_tune_max_iter"):
+            blocks, result = minimize_blocks(
+                loss_and_grad,
+                self.weights_ + self.intercepts_,
+                max_iter=self.fine_tune_max_iter,
+                memory=self.lbfgs_memory,
+                tol=self.tol,
+                dtype=X.dtype,
+                what="StackedAutoencoder fine-tuning",
+            )
         self.weights_, self.intercepts_ = blocks[:n_layers], blocks[n_layers:]
         self.n_iter_ = result.n_iter
         self.fit_times_["fine-tune"] = time.perf_counter() - start
@@ -308,7 +351,18 @@ class StackedAutoencoder(
 
     def _validated(self, X) -> np.ndarray:
         check_is_fitted(self)
-        return validate_data(self, X, dtype=self.weights_[0].dtype, reset=False)
+        return validate_data(
+            self,
+            X,
+            accept_sparse=SPARSE_FORMATS,
+            dtype=self.weights_[0].dtype,
+            reset=False,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
 
     def _scores(self, X):
         X = self._validated(X)
@@ -343,7 +397,7 @@ class StackedAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             Inputs.
 
         Returns
