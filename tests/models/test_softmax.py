@@ -1,5 +1,7 @@
 """Softmax regression: kernel gradient, independent agreement, the classifier."""
 
+import warnings
+
 import autograd.numpy as anp
 import numpy as np
 import pytest
@@ -172,3 +174,21 @@ def test_bad_parameter_is_named():
 @parametrize_with_checks([SoftmaxClassifier(max_iter=100, tol=1e-6)])
 def test_scikit_learn_compatible(estimator, check):
     check(estimator)
+
+
+def test_the_budget_warns_only_while_the_loss_still_falls():
+    from sklearn.exceptions import ConvergenceWarning
+
+    X, y = load_iris(return_X_y=True)
+    whole = SoftmaxClassifier(weight_decay=1e-2, tol=0, max_iter=2000).fit(X, y)
+    # Ended by the budget a little before its own stopping test: flat by then.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        SoftmaxClassifier(weight_decay=1e-2, tol=0, max_iter=whole.n_iter_ - 1).fit(
+            X, y
+        )
+    with pytest.warns(
+        ConvergenceWarning, match=r"max_iter=2 .*the loss fell"
+    ) as record:
+        SoftmaxClassifier(weight_decay=1e-2, tol=0, max_iter=2).fit(X, y)
+    assert {w.filename for w in record} == {__file__}

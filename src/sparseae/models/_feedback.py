@@ -23,6 +23,7 @@ import sys
 import warnings
 
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 
 __all__ = [
     "STILL_FALLING",
@@ -30,6 +31,7 @@ __all__ = [
     "reports_progress",
     "still_falling",
     "warn_caller",
+    "warn_if_unconverged",
 ]
 
 STILL_FALLING = 1e-3
@@ -163,3 +165,22 @@ def warn_caller(message: str, category: type[Warning]) -> None:
     while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def warn_if_unconverged(what: str, max_iter: int, result) -> None:
+    """A ``ConvergenceWarning`` when ``max_iter`` ended a run still falling.
+
+    ``result`` is the solver's report with its ``loss_curve``
+    (:func:`~sparseae.solvers.blocks.minimize_blocks`); ``what`` names the
+    estimator or stage.  As for :class:`~sparseae.SparseAutoencoder`, a run
+    whose loss had flattened out is not warned about.
+    """
+    if result.converged or result.n_iter < max_iter:
+        return
+    fall = still_falling(result.loss_curve or [result.loss])
+    if fall:
+        warn_caller(
+            f"{what} reached max_iter={max_iter} before converging; increase "
+            f"max_iter or tol ({fall})",
+            ConvergenceWarning,
+        )

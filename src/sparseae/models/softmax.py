@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.softmax import softmax_loss_and_grad
 from ..solvers.blocks import minimize_blocks
+from ._feedback import warn_if_unconverged
 from ._validation import SPARSE_FORMATS, NumberInterval
 
 if TYPE_CHECKING:
@@ -200,8 +201,8 @@ class SoftmaxClassifier(SoftmaxOutputMixin, BaseEstimator):
             memory=self.lbfgs_memory,
             tol=self.tol,
             dtype=X.dtype,
-            what="SoftmaxClassifier",
         )
+        warn_if_unconverged("SoftmaxClassifier", self.max_iter, result)
         self.n_iter_ = result.n_iter
         return self
 

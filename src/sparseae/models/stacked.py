@@ -30,7 +30,7 @@ from ..core.objective import OUTPUTS
 from ..core.stacked import stack_forward, stack_loss_and_grad
 from ..io.model_file import save as save_model
 from ..solvers.blocks import minimize_blocks
-from ._feedback import warn_caller
+from ._feedback import warn_caller, warn_if_unconverged
 from ._validation import SPARSE_FORMATS, NumberInterval
 from .autoencoder import SparseAutoencoder
 from .softmax import SoftmaxClassifier, SoftmaxOutputMixin, _float_dtype
@@ -338,7 +338,9 @@ class StackedAutoencoder(
                 memory=self.lbfgs_memory,
                 tol=self.tol,
                 dtype=X.dtype,
-                what="StackedAutoencoder fine-tuning",
+            )
+            warn_if_unconverged(
+                "StackedAutoencoder fine-tuning", self.fine_tune_max_iter, result
             )
         self.weights_, self.intercepts_ = blocks[:n_layers], blocks[n_layers:]
         self.n_iter_ = result.n_iter

@@ -7,11 +7,10 @@ can drive them.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
 from .lbfgs import SolverResult, minimize_lbfgs
 
@@ -56,7 +55,6 @@ def minimize_blocks(
     memory: int = 10,
     tol: float = 1e-9,
     dtype=np.float64,
-    what: str = "L-BFGS",
 ) -> tuple[list[np.ndarray], SolverResult]:
     """Minimise ``loss_and_grad`` over a list of arrays with L-BFGS.
 
@@ -72,16 +70,15 @@ def minimize_blocks(
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Type in which ``loss_and_grad`` receives the blocks; the optimiser itself
         always works in float64.
-    what : str, default="L-BFGS"
-        Name of the stage, for the :class:`~sklearn.exceptions.ConvergenceWarning`
-        raised when ``max_iter`` is reached.
 
     Returns
     -------
     blocks : list of ndarray
         The minimiser found, in ``dtype``.
     result : SolverResult
-        The solver's report.
+        The solver's report, with the objective after each iteration in
+        ``loss_curve``: whether a run that ``max_iter`` ended deserves a
+        warning is its caller's to say.
 
     Examples
     --------
@@ -97,14 +94,14 @@ def minimize_blocks(
         loss, grads = loss_and_grad(unpack(theta.astype(dtype, copy=False), shapes))
         return float(loss), pack(grads)
 
+    losses = []
     result = minimize_lbfgs(
-        flat_loss_and_grad, pack(blocks), max_iter=max_iter, memory=memory, tol=tol
+        flat_loss_and_grad,
+        pack(blocks),
+        max_iter=max_iter,
+        memory=memory,
+        tol=tol,
+        callback=lambda theta, loss: losses.append(float(loss)),
     )
-    if not result.converged and result.n_iter >= max_iter:
-        warnings.warn(
-            f"{what} reached max_iter={max_iter} before converging; increase "
-            "max_iter or tol",
-            ConvergenceWarning,
-            stacklevel=3,
-        )
+    result = replace(result, loss_curve=losses)
     return unpack(result.theta.astype(dtype), shapes), result

@@ -54,6 +54,9 @@ class SolverResult:
         The solver's reason for stopping.
     n_rejected : int
         Trial points rejected because the loss or gradient there was not finite.
+    loss_curve : list of float or None
+        The objective after each iteration, when the caller kept it
+        (:func:`~sparseae.solvers.blocks.minimize_blocks` does); None otherwise.
     """
 
     theta: np.ndarray
@@ -63,6 +66,7 @@ class SolverResult:
     converged: bool
     message: str
     n_rejected: int = 0
+    loss_curve: list[float] | None = None
 
 
 @dataclass(eq=False)
