@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.exceptions import ConvergenceWarning
 
 from sparseae import SparseAutoencoder, StackedAutoencoder, load, save
 from sparseae.io import read_info
@@ -113,3 +114,34 @@ def test_a_stack_of_boolean_labels_loads_back(X, tmp_path, labels):
     assert again.classes_.dtype == bool
     assert again.classes_.tolist() == [False, True]
     np.testing.assert_array_equal(again.predict(X), stack.predict(X))
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_file_without_the_training_state_encodes_alike_and_starts_afresh(
+    tmp_path, solver
+):
+    X = np.random.default_rng(0).uniform(size=(120, 30))
+    options = dict(batch_size=40) if solver == "adam" else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(
+            8, solver=solver, max_iter=12, random_state=0, **options
+        ).fit(X)
+    whole = model.save(tmp_path / "whole.safetensors")
+    light = model.save(tmp_path / "light.safetensors", training_state=False)
+    # L-BFGS keeps 20 vectors of θ's size, Adam two moments and an order.
+    assert light.stat().st_size * {"lbfgs": 5, "adam": 2}[solver] < (
+        whole.stat().st_size
+    )
+    loaded = load(light)
+    np.testing.assert_array_equal(loaded.transform(X), model.transform(X))
+    assert loaded.score(X) == model.score(X)
+    assert loaded.history_ == model.history_
+    with pytest.raises(ValueError, match="needs a model saved with its training state"):
+        loaded.resume_fit(X)
+    if solver == "adam":
+        loaded.partial_fit(X)  # a new optimiser from the saved weights
+        assert loaded.n_iter_ == model.n_iter_ + 1
+    with pytest.raises(TypeError, match="training_state must be True or False"):
+        model.save(tmp_path / "bad.safetensors", training_state="no")
+    assert not (tmp_path / "bad.safetensors").exists()

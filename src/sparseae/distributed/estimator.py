@@ -520,7 +520,7 @@ n_iter_, loss_curve_, history_, n_features_in_
                 setattr(dask_model, name, value)
         return dask_model
 
-    def save(self, path, *, extra=None):
+    def save(self, path, *, extra=None, training_state=True):
         """Write the model in :class:`~sparseae.SparseAutoencoder`'s format.
 
         :func:`sparseae.load` reads it back as a ``SparseAutoencoder``
@@ -532,6 +532,9 @@ n_iter_, loss_curve_, history_, n_features_in_
             Destination, written atomically.
         extra : dict, optional
             JSON-serialisable notes stored alongside.
+        training_state : bool, default=True
+            Keep the solver's state for :meth:`resume_fit` (see
+            :func:`sparseae.save`).
 
         Returns
         -------
@@ -542,7 +545,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         state = getattr(self, "_training_state", None)
         if state is not None:
             local._training_state = state
-        return local.save(path, extra=extra)
+        return local.save(path, extra=extra, training_state=training_state)
 
     def __sklearn_clone__(self):
         # A client is a connection, which deepcopy (clone's way with other

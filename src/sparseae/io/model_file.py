@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import json
 import struct
 from collections.abc import Callable, Mapping
@@ -85,8 +86,11 @@ class ModelFormat:
         user's notes go.
     dump : callable
         ``dump(model) -> (fields, arrays)``: the JSON-serialisable values of
-        ``fields`` except ``"extra"``, and a dict of named arrays.  Raises
-        scikit-learn's ``NotFittedError`` for a model with nothing to save.
+        ``fields`` except ``"extra"``, and a dict of named arrays.  A format
+        whose models keep a solver's state takes ``training_state`` too
+        (``dump(model, *, training_state)``), and leaves that state out when
+        it is False.  Raises scikit-learn's ``NotFittedError`` for a model
+        with nothing to save.
     restore : callable
         ``restore(document, arrays) -> model``, given a document whose fields
         are all there and of their types.  Raises :class:`ModelFileError`
@@ -159,7 +163,7 @@ def _checksum(text: str, arrays: dict[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
-def save(model, path, *, extra=None) -> Path:
+def save(model, path, *, extra=None, training_state=True) -> Path:
     """Write a fitted estimator to ``path`` in its registered format.
 
     Parameters
@@ -178,6 +182,15 @@ def save(model, path, *, extra=None) -> Path:
         shape of the images it was trained on): a dict with str keys whose
         values JSON can hold (str, int, float, bool, None, and lists and dicts
         of them).
+    training_state : bool, default=True
+        Whether to keep what continuing the fit needs: for L-BFGS the
+        correction pairs (20 vectors the size of the weights with the default
+        ``lbfgs_memory=10``), for SGD and Adam the optimiser's moments and the
+        epoch's order, so that ``resume_fit`` (or a larger ``max_iter``)
+        continues to the bits of one run.  False writes the weights,
+        parameters and history alone: a file many times smaller, which
+        encodes, decodes and scores the same, and starts any further training
+        afresh.
 
     Returns
     -------
@@ -187,8 +200,8 @@ def save(model, path, *, extra=None) -> Path:
     Raises
     ------
     TypeError
-        If no format is registered for the model's class, or ``extra`` is not
-        such a dict.
+        If no format is registered for the model's class, ``extra`` is not
+        such a dict, or ``training_state`` is not a bool.
     FileNotFoundError, IsADirectoryError, PermissionError
         If ``path``'s folder is missing, ``path`` is a folder, or a read-only
         file (see :func:`~sparseae.io.atomic.write_bytes_atomically`).
@@ -214,8 +227,13 @@ def save(model, path, *, extra=None) -> Path:
     """
     path = as_path(path)
     extra = _checked_extra(extra)
+    if not isinstance(training_state, bool):
+        raise TypeError(f"training_state must be True or False, got {training_state!r}")
     model_format = _format_of(model)
-    values, arrays = model_format.dump(model)
+    options = {}
+    if "training_state" in inspect.signature(model_format.dump).parameters:
+        options["training_state"] = training_state
+    values, arrays = model_format.dump(model, **options)
     values = values | {"extra": extra}
     document = {
         "format": model_format.name,

@@ -78,8 +78,13 @@ def json_params(model) -> dict:
     return params
 
 
-def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
-    """The JSON fields and the arrays of a fitted or checkpointed ``model``."""
+def dump(
+    model: SparseAutoencoder, *, training_state: bool = True
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON fields and the arrays of a fitted or checkpointed ``model``.
+
+    ``training_state=False`` leaves out the solver's state (``training``: null).
+    """
     check_is_fitted(model)
     _check_loadable(model)
     arrays = {name: getattr(model, attribute) for name, attribute in WEIGHTS.items()}
@@ -93,7 +98,7 @@ def dump(model: SparseAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
         "history": model.history_,
         "training": None,
     }
-    state = getattr(model, "_training_state", None)
+    state = getattr(model, "_training_state", None) if training_state else None
     if state is not None:
         state_arrays, fields["training"] = state.to_saved()
         arrays |= {f"training.{name}": value for name, value in state_arrays.items()}

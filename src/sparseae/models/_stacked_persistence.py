@@ -42,8 +42,13 @@ AUTOENCODER_FIELDS = {k: v for k, v in autoencoder_file.FIELDS.items() if k != "
 LABEL_TYPES = (str, int, float)
 
 
-def dump(model: StackedAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
-    """The JSON fields and the arrays of a fitted ``model``."""
+def dump(
+    model: StackedAutoencoder, *, training_state: bool = True
+) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON fields and the arrays of a fitted ``model``.
+
+    A stack keeps no solver state to continue from, whatever ``training_state``.
+    """
     check_is_fitted(model)
     fitted = [a.n_components for a in model.autoencoders_]
     if model._check_layer_sizes() != fitted:
@@ -62,8 +67,7 @@ def dump(model: StackedAutoencoder) -> tuple[dict, dict[str, np.ndarray]]:
     arrays["pretrained_softmax.intercepts"] = model.pretrained_intercepts_[-1]
     autoencoders = []
     for i, autoencoder in enumerate(model.autoencoders_):
-        fields, blocks = autoencoder_file.dump(autoencoder)
-        fields["training"] = None
+        fields, blocks = autoencoder_file.dump(autoencoder, training_state=False)
         autoencoders.append(fields)
         arrays |= {
             f"autoencoders.{i}.{name}": blocks[name]

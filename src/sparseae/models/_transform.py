@@ -159,7 +159,11 @@ class AutoencoderTransformMixin(TransformerMixin):
         return -0.5 * total / X.shape[0]
 
     def save(
-        self, path: str | PathLike[str], *, extra: dict[str, Any] | None = None
+        self,
+        path: str | PathLike[str],
+        *,
+        extra: dict[str, Any] | None = None,
+        training_state: bool = True,
     ) -> Path:
         """Write the model to ``path``; :func:`sparseae.load` reads it back.
 
@@ -169,10 +173,14 @@ class AutoencoderTransformMixin(TransformerMixin):
             Destination, written atomically (see :func:`sparseae.save`).
         extra : dict, optional
             JSON-serialisable notes stored alongside (e.g. the image shape).
+        training_state : bool, default=True
+            Keep the solver's state, so that :meth:`resume_fit` continues the
+            fit exactly; False writes a file many times smaller (see
+            :func:`sparseae.save`).
 
         Returns
         -------
         pathlib.Path
             ``path``.
         """
-        return save_model(self, path, extra=extra)
+        return save_model(self, path, extra=extra, training_state=training_state)
