@@ -371,7 +371,6 @@ class LbfgsRun:
     solver: LbfgsState
     fitting: bool = False
     fingerprint: str | None = None
-    decoder_direction: np.ndarray | None = None
 
     def to_saved(self) -> tuple[dict[str, np.ndarray], dict]:
         """Arrays and JSON-ready values that :meth:`from_saved` restores exactly."""
