@@ -247,3 +247,30 @@ def test_progress_bar_draws_on_a_terminal_only():
     quiet = Terminal()
     ProgressBar(quiet, enabled=False)(None, progress)
     assert quiet.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ([], ["dead", "quiet (never above 0.5)", "saturated"]),
+        (["--hidden-activation", "relu", "--penalty", "l1"], ["dead", "always on"]),
+    ],
+)
+def test_the_unit_counts_printed_are_the_reports(tmp_path, capsys, options, words):
+    # A sigmoid unit never above 0.5 is quiet, not dead, as report.html says.
+    from sparseae.metrics import summarize
+    from sparseae.report.units import notions
+
+    out = tmp_path / "run"
+    assert main(["train", "digits", "-o", str(out), *FAST, *options]) == 0
+    line = next(
+        line for line in capsys.readouterr().out.splitlines() if "units:" in line
+    )
+    for word in words:
+        assert word in line, line
+    assert ("quiet" in line) == (not options)
+    from sparseae.datasets import load_digits_scaled
+
+    model = load(out / "model.safetensors")
+    facts = notions(summarize(model, load_digits_scaled()[0], top_k=9))
+    assert f" {facts['dead']['count']} dead" in line

@@ -403,3 +403,44 @@ def test_a_scheduler_without_workers_is_waited_on_for_a_while(
     assert waiting.startswith("waiting up to 0.5 s for a worker") and address in waiting
     assert f"--scheduler {address}: no workers joined the scheduler" in error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_terminal_stops_a_local_cluster_run_with_a_checkpoint(tmp_path):
+    # A terminal sends Ctrl-C to its whole foreground process group: the
+    # command and the workers of --scheduler local:N alike.  The workers must
+    # not die of it while the command saves its checkpoint.
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    da.from_array(data(m=400, n=8), chunks=(100, 8)).to_zarr(str(tmp_path / "X.zarr"))
+    out = tmp_path / "run"
+    argv = [sys.executable, "-m", "sparseae.cli", "train", str(tmp_path / "X.zarr")]
+    argv += ["-o", str(out), "--scheduler", "local:2", "--n-components", "3"]
+    argv += ["--max-iter", "100000", "--tol", "0", "--checkpoint-every", "0.2"]
+    process = subprocess.Popen(
+        argv,
+        cwd=tmp_path,
+        start_new_session=True,  # a process group of its own, as in a terminal
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "checkpoint.safetensors").exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no checkpoint within 120 s"
+            time.sleep(0.2)
+        os.killpg(process.pid, signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "interrupted after" in stdout and "--resume" in stdout
+    assert "workers were lost" not in stderr
+    assert load(out / "checkpoint.safetensors").n_iter_ >= 1

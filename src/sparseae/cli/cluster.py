@@ -19,7 +19,9 @@ import logging
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -113,14 +115,13 @@ def _client(address):
         # A failed task reaches the client as its exception, which the command
         # reports on one line; the workers' own ERROR log of it (a traceback)
         # would only repeat it.
-        with (
-            local_cluster(
+        with _workers_deaf_to_ctrl_c():
+            cluster = local_cluster(
                 int(address.removeprefix("local:")),
                 dashboard_address=":0",
                 silence_logs=logging.CRITICAL,
-            ) as cluster,
-            Client(cluster) as client,
-        ):
+            )
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:
@@ -134,6 +135,27 @@ def _client(address):
     with client:
         _wait_for_a_worker(client, address)
         yield client
+
+
+@contextmanager
+def _workers_deaf_to_ctrl_c():
+    """Start processes in the block with Ctrl-C (SIGINT) ignored.
+
+    Ctrl-C in a terminal reaches every process of the foreground group: the
+    workers of ``--scheduler local:N`` too, which would die of it while the
+    command saves its checkpoint.  A signal ignored when a process starts
+    stays ignored in it (Python installs its KeyboardInterrupt handler only
+    where SIGINT had the default action), so the command alone stops, saves
+    and closes the cluster.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _reason(error: OSError) -> str:

@@ -262,7 +262,23 @@ def write_results(args, model, X, folder: Path, image_shape, extra, seconds):
     fvu = "undefined" if np.isnan(units["fvu"]) else f"{units['fvu']:.3g}"
     print(
         f"units:           L0 {units['l0']:.3g} of {model.n_components}, FVU "
-        f"{fvu}, {units['dead_units']['count']} dead, "
-        f"{units['saturated_units']['count']} saturated"
+        f"{fvu}, {_unit_counts(summary, model)}"
     )
     return written
+
+
+def _unit_counts(summary, model) -> str:
+    """Dead, quiet and saturated units in the report's words (report.units).
+
+    For sigmoid units, never above 0.5 is *quiet* (a unit that meets ρ = 0.05
+    does that), and *dead* is a largest activation below 0.001.
+    """
+    from ..report.units import notions
+
+    facts = notions(summary, hidden_activation=model.hidden_activation, k=model.k)
+    counts = [f"{facts['dead']['count']} dead"]
+    if facts["quiet"] is not None:
+        quiet = set(facts["quiet"]["indices"]) - set(facts["dead"]["indices"])
+        counts.append(f"{len(quiet)} quiet (never above {summary['threshold']:g})")
+    counts.append(f"{facts['busy']['count']} {facts['busy_name']}")
+    return ", ".join(counts)
