@@ -49,7 +49,11 @@ def model_file(tmp_path_factory):
 TRAIN = ["train", "digits", "-o", "OUT", "--quiet", "--max-iter", "1"]
 
 BAD_OPTIONS = [
-    (["--bogus"], "unrecognized arguments: --bogus"),
+    (
+        ["--bogus"],
+        "sparseae train: error: unrecognized arguments: --bogus "
+        "(see 'sparseae train --help')",
+    ),
     (["--n-components", "abc"], "argument --n-components: invalid int value: 'abc'"),
     (["--n-components", "0"], "--n-components must be an int in the range [1, inf)"),
     (["--sparsity-target", "1.5"], "--sparsity-target must be a float in"),

@@ -35,6 +35,22 @@ class Parser(argparse.ArgumentParser):
         """Raise :class:`UsageError` instead of printing usage and exiting."""
         raise UsageError(f"{self.prog}: error: {message} (see '{self.prog} --help')")
 
+    def parse_args(self, args=None, namespace=None):
+        """As argparse's, but options no command knows are blamed on the command.
+
+        argparse reports them from the top-level parser, whose help does not
+        list the command's options.
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command = getattr(parsed, "command", None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            raise UsageError(
+                f"{prog}: error: unrecognized arguments: {' '.join(extras)} "
+                f"(see '{prog} --help')"
+            )
+        return parsed
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``sparseae`` command."""
