@@ -77,7 +77,7 @@ def test_memory_mapped_files(tmp_path):
 def test_npy_chunks_refuses_fortran_order(tmp_path):
     path = tmp_path / "F.npy"
     np.save(path, np.asfortranarray(np.ones((3, 2))))
-    with pytest.raises(ValueError, match="C order"):
+    with pytest.raises(ValueError, match="C order.*np.ascontiguousarray"):
         NpyChunks(path)
 
 
@@ -210,3 +210,72 @@ def test_fit_file_names_the_file_row_of_a_nan_and_refuses_complex(tmp_path):
     path = _npy(tmp_path, "c.npy", np.full((4, 3), 0.5 + 0j))
     with pytest.raises(ValueError, match="Complex data not supported: .*c.npy"):
         SparseAutoencoder(2, max_iter=1).fit_file(path)
+
+
+def test_npy_chunks_take_any_path_and_refuse_what_is_not_one(tmp_path):
+    from sparseae import SparseAutoencoder
+
+    X = np.random.default_rng(0).uniform(size=(40, 3))
+    path = _npy(tmp_path, "X.npy", X)
+    for name in (path, str(path), bytes(path)):  # bytes raised pathlib's TypeError
+        np.testing.assert_array_equal(np.concatenate(list(NpyChunks(name, 16))), X)
+    hyper = dict(n_components=2, max_iter=3, tol=0.5, random_state=0, block_rows=8)
+    want = SparseAutoencoder(**hyper).fit(X)
+    got = SparseAutoencoder(**hyper).fit_file(bytes(path))
+    np.testing.assert_array_equal(got.components_, want.components_)
+    with pytest.raises(TypeError, match=r"array of shape \(40, 3\).*fit\(X\)"):
+        SparseAutoencoder(**hyper).fit_file(X)
+    with pytest.raises(TypeError, match="must be a str, bytes or os.PathLike.*int"):
+        NpyChunks(3)
+
+
+def test_array_chunks_take_a_list_of_rows():
+    # A list is array-like: it raised AttributeError: no attribute 'shape'.
+    rows = [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+    chunks = list(ArrayChunks(rows, chunk_rows=2))
+    np.testing.assert_array_equal(np.concatenate(chunks), np.array(rows))
+
+
+def test_float64_values_too_large_for_float32_are_named_as_such(tmp_path):
+    # Warnings are errors: the cast's RuntimeWarning (overflow) escaped from
+    # inside the reader, and the message said "NaN or inf" of a finite 1e300.
+    from sparseae import SparseAutoencoder
+
+    X = np.full((30, 3), 0.5)
+    X[25, 1] = 1e300
+    source = NpyChunks(_npy(tmp_path, "X.npy", X), chunk_rows=7, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"1e\+300 at row 25, column 1.*float32"):
+        list(source.checked())
+    with pytest.raises(ValueError, match="use dtype=float64 or scale the data"):
+        SparseAutoencoder(2, dtype=np.float32).fit_file(tmp_path / "X.npy")
+    X[25, 1] = np.inf  # non-finite in the file itself
+    source = NpyChunks(_npy(tmp_path, "X.npy", X), chunk_rows=7, dtype=np.float32)
+    with pytest.raises(ValueError, match="non-finite values.*row 25, column 1"):
+        list(source.checked())
+
+
+def test_a_file_changed_since_it_was_opened_is_refused(tmp_path):
+    X, params = problem(m=M, seed=3)
+    path = _npy(tmp_path, "X.npy", X)
+    source = NpyChunks(path, chunk_rows=16)
+    want = evaluate(params, X, **HYPER)
+    assert_same(evaluate_chunks(params, source, **HYPER), want)
+    # The same bytes again but big-endian: read at the old type, it was garbage.
+    np.save(path, X.astype(">f8"))
+    with pytest.raises(ValueError, match=r"X\.npy has changed since it was opened"):
+        evaluate_chunks(params, source, **HYPER)
+    np.save(path, X)
+    source = NpyChunks(path, chunk_rows=16)
+    with open(path, "r+b") as file:
+        file.truncate(path.stat().st_size - 100)
+    # It failed inside mmap: "mmap length is greater than file size".
+    with pytest.raises(ValueError, match=r"X\.npy is truncated"):
+        evaluate_chunks(params, source, **HYPER)
+
+
+def test_npy_names_a_file_whose_header_length_is_damaged(tmp_path):
+    whole = bytearray(_npy(tmp_path, "X.npy", np.ones((3, 2))).read_bytes())
+    whole[8] = 16  # the header's length: it raised tokenize.TokenError
+    (tmp_path / "X.npy").write_bytes(bytes(whole))
+    with pytest.raises(ValueError, match=r"cannot read .*X\.npy as a \.npy array"):
+        NpyChunks(tmp_path / "X.npy")

@@ -207,6 +207,17 @@ def test_callback_sees_progress_and_can_stop(digits):
     assert 0 < seen[0].fraction < seen[-1].fraction < 1
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_callback_that_cannot_be_called_is_refused_before_training(digits, solver):
+    # It raised "'str' object is not callable" from inside the loop, after
+    # the first iteration's work (a pass over a whole file for fit_file).
+    model = SparseAutoencoder(4, solver=solver, max_iter=2, verbose=1)
+    for method in (model.fit, model.resume_fit):
+        with pytest.raises(TypeError, match="callback must be None or a function"):
+            method(digits[:50], callback="print")
+    assert not hasattr(model, "components_")
+
+
 @pytest.mark.parametrize(("solver", "lines"), [("lbfgs", 3), ("adam", 2)])
 def test_verbose_prints_a_line_per_iteration_or_epoch(digits, capsys, solver, lines):
     model = SparseAutoencoder(4, solver=solver, max_iter=lines, verbose=1)

@@ -21,7 +21,10 @@ first pass.
 
 from __future__ import annotations
 
+import math
 import mmap
+import os
+import tokenize
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -68,6 +71,8 @@ class ArrayChunks:
     """
 
     def __init__(self, X, chunk_rows: int | None = None):
+        if not hasattr(X, "shape"):
+            X = np.asarray(X)  # a list of rows; arrays and memmaps as they are
         if np.ndim(X) != 2:
             raise ValueError(f"X must be 2-dimensional, got shape {np.shape(X)}")
         self.X = X
@@ -89,8 +94,9 @@ class NpyChunks:
 
     Parameters
     ----------
-    path : str or Path
-        A ``.npy`` file holding a 2-D array in C order.
+    path : str, bytes or path-like
+        A ``.npy`` file holding a 2-D array in C order.  It is read again at
+        every pass; a pass refuses a file whose header has changed since.
     chunk_rows : int, optional
         Rows per chunk; by default about 16 million numbers per chunk.
     dtype : numpy dtype, optional
@@ -109,6 +115,7 @@ class NpyChunks:
     """
 
     def __init__(self, path: str | Path, chunk_rows: int | None = None, dtype=None):
+        path = _file_path(path)
         target = dtype
         if Path(path).is_dir():
             zarr = " (a zarr store?)" if Path(path).suffix == ".zarr" else ""
@@ -118,39 +125,27 @@ class NpyChunks:
                 "(client=None runs it on Dask's local scheduler)"
             )
         with open(path, "rb") as file:
-            try:
-                version = np.lib.format.read_magic(file)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
-                )
-                shape, fortran_order, dtype = read_header(file)
-            except (ValueError, EOFError) as error:
-                raise ValueError(
-                    f"cannot read {path} as a .npy array: {type(error).__name__}: "
-                    f"{error}"
-                ) from None
-            self._offset = file.tell()
-            size = file.seek(0, 2)
+            header = _read_header(path, file)
+        shape, fortran_order, dtype = header[:3]
         _check_stored_dtype(path, dtype)
         if len(shape) != 2 or fortran_order:
             raise ValueError(
                 f"{path} must hold a 2-D array in C order, got shape {shape}"
-                + (" in Fortran order" if fortran_order else "")
+                + (
+                    " in Fortran order; rewrite it in C order, e.g. np.save(path, "
+                    "np.ascontiguousarray(np.load(path, mmap_mode='r')))"
+                    if fortran_order
+                    else ""
+                )
             )
         if shape[1] == 0:
             raise ValueError(
                 f"{path} holds an array of shape {shape} with no columns; it must "
                 "have at least one feature per row"
             )
-        needed = self._offset + shape[0] * shape[1] * dtype.itemsize
-        if size < needed:
-            raise ValueError(
-                f"{path} is truncated: its header says shape {shape} of {dtype}, "
-                f"which needs {needed} bytes, but the file has {size}"
-            )
+        _check_size(path, header)
         self.path, self.shape, self._stored = Path(path), shape, dtype
+        self._header, self._offset = header, header[3]
         self.dtype = dtype if target is None else np.dtype(target)
         self.chunk_rows = _chunk_rows(chunk_rows, shape[1])
 
@@ -158,6 +153,18 @@ class NpyChunks:
         m, n = self.shape
         row_bytes = n * self._stored.itemsize
         with open(self.path, "rb") as file:
+            # Each pass: a file replaced or cut since it was opened would
+            # otherwise be read at the old offsets, or fail inside mmap.
+            header = _read_header(self.path, file)
+            if header[:4] != self._header[:4]:
+                raise ValueError(
+                    f"{self.path} has changed since it was opened: its header "
+                    f"said shape {self.shape} of {self._stored}, now "
+                    f"shape {header[0]} of {header[2]}"
+                    + (" in Fortran order" if header[1] else "")
+                    + "; open it again"
+                )
+            _check_size(self.path, header)
             for start in range(0, m, self.chunk_rows):
                 rows = min(self.chunk_rows, m - start)
                 begin = self._offset + start * row_bytes
@@ -173,8 +180,13 @@ class NpyChunks:
                     (rows, n), self._stored, buffer=view, offset=begin - base
                 )
                 del view  # the chunk alone keeps the mapping alive
-                yield chunk.astype(self.dtype, copy=False)
+                # Values beyond float32's range become inf, which checked()
+                # reports with its cause.
+                with np.errstate(over="ignore"):
+                    converted = chunk.astype(self.dtype, copy=False)
                 del chunk
+                yield converted
+                del converted
 
     def checked(self) -> Iterator[np.ndarray]:
         """The chunks, refusing NaN or inf by its row in the file.
@@ -184,9 +196,62 @@ class NpyChunks:
         """
         start = 0
         for chunk in self:
-            _check_finite_rows(self.path, chunk, start)
+            _check_finite_rows(self.path, chunk, start, self._stored_value)
             start += chunk.shape[0]
             yield chunk
+
+    def _stored_value(self, row: int, column: int):
+        """The value at ``row``, ``column`` as the file holds it."""
+        size = self._stored.itemsize
+        with open(self.path, "rb") as file:
+            file.seek(self._offset + (row * self.shape[1] + column) * size)
+            return np.frombuffer(file.read(size), self._stored)[0]
+
+
+def _file_path(path) -> str:
+    """``path`` as a str, for a str, bytes or path-like; else a TypeError."""
+    if isinstance(path, np.ndarray) or hasattr(path, "__array__"):
+        raise TypeError(
+            f"path must be the path of a .npy file, got an array of shape "
+            f"{np.shape(path)}; train on an array in memory with fit(X)"
+        )
+    try:
+        return os.fsdecode(path)
+    except TypeError:
+        raise TypeError(
+            "path must be a str, bytes or os.PathLike naming a .npy file, got "
+            f"{type(path).__name__}"
+        ) from None
+
+
+def _read_header(path, file) -> tuple:
+    """Shape, Fortran order, dtype, data offset and size of an open ``.npy`` file."""
+    try:
+        version = np.lib.format.read_magic(file)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = read_header(file)
+    except (ValueError, EOFError, SyntaxError, tokenize.TokenError) as error:
+        # TokenError: NumPy's parse of a header whose length field is damaged.
+        raise ValueError(
+            f"cannot read {path} as a .npy array: {type(error).__name__}: {error}"
+        ) from None
+    offset = file.tell()
+    return shape, fortran_order, dtype, offset, file.seek(0, 2)
+
+
+def _check_size(path, header) -> None:
+    """Refuse a file shorter than its header says."""
+    shape, _, dtype, offset, size = header
+    needed = offset + math.prod(shape) * dtype.itemsize
+    if size < needed:
+        raise ValueError(
+            f"{path} is truncated: its header says shape {shape} of {dtype}, "
+            f"which needs {needed} bytes, but the file has {size}"
+        )
 
 
 def _check_stored_dtype(path, dtype: np.dtype) -> None:
@@ -207,8 +272,13 @@ def _check_stored_dtype(path, dtype: np.dtype) -> None:
         )
 
 
-def _check_finite_rows(path, chunk: np.ndarray, start: int) -> None:
-    """Refuse NaN or infinite values, naming the first by its row in the file."""
+def _check_finite_rows(path, chunk: np.ndarray, start: int, stored=None) -> None:
+    """Refuse NaN or infinite values, naming the first by its row in the file.
+
+    ``stored(row, column)``, when given, reads that value as the file holds
+    it, to tell a value too large for the chunk's type (float64 read as
+    float32) from one non-finite in the file.
+    """
     # A sum is cheap next to the objective and finite for nearly all valid data.
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(chunk.sum()):
@@ -217,6 +287,16 @@ def _check_finite_rows(path, chunk: np.ndarray, start: int) -> None:
     if not len(bad):
         return
     row, column = (int(i) for i in bad[0])
+    if stored is not None:
+        value = stored(start + row, column)
+        if np.isfinite(value):
+            # fit's words for an array: finite as given, inf once converted.
+            raise ValueError(
+                f"{path} has a value {value:.3g} at row {start + row}, column "
+                f"{column}, beyond ±{np.finfo(chunk.dtype).max:.2g}, which "
+                f"becomes inf in {chunk.dtype.name}: use dtype=float64 or scale "
+                "the data"
+            )
     raise ValueError(
         f"{path} contains non-finite values (NaN or inf), the first at row "
         f"{start + row}, column {column}; the autoencoder needs finite numbers: "

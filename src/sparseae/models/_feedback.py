@@ -131,11 +131,18 @@ def reports_progress(method):
     """Give ``method(self, X, ..., callback=None)`` the ``verbose`` output.
 
     The estimator's ``verbose`` decides; the bar is closed however the method
-    ends.
+    ends.  A ``callback`` that cannot be called is refused before training.
     """
 
     @functools.wraps(method)
     def wrapper(self, *args, callback=None, **kwargs):
+        if callback is not None and not callable(callback):
+            # Refused before training: it would fail only after the first
+            # iteration's work, deep in the loop.
+            raise TypeError(
+                "callback must be None or a function callback(model, progress), "
+                f"got {type(callback).__name__} {callback!r:.60}"
+            )
         if not self.verbose:
             return method(self, *args, callback=callback, **kwargs)
         verbose = VerboseCallback(self.verbose, callback)
