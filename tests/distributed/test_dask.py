@@ -559,3 +559,24 @@ def test_a_dask_checkpoint_says_where_it_resumes_and_zarr_is_not_a_file(
     da.from_array(X, chunks=(100, 12)).to_zarr(str(store))
     with pytest.raises(IsADirectoryError, match="a zarr store.*DaskSparseAutoencoder"):
         SparseAutoencoder(5).fit_file(store)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_verbose_reports_a_fit_on_the_cluster_once_per_step(client, capsys, solver):
+    X = data(m=200)
+    hyper = dict(
+        HYPER, n_components=3, max_iter=3, solver=solver, batch_size=200, verbose=1
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        DaskSparseAutoencoder(**hyper, client=client).fit(da.from_array(X, (50, 12)))
+        on_cluster = capsys.readouterr().out
+        DaskSparseAutoencoder(**hyper, client=client).fit(X)  # in memory
+        in_memory = capsys.readouterr().out
+    for out in (on_cluster, in_memory):
+        lines = [line for line in out.splitlines() if "loss = " in line]
+        assert len(lines) == 3, out  # one line per iteration or epoch, not two
+    with pytest.raises(TypeError, match="callback must be None or a function"):
+        DaskSparseAutoencoder(**hyper, client=client).fit(
+            da.from_array(X, (50, 12)), callback="print"
+        )

@@ -493,3 +493,28 @@ def test_sparse_input_with_non_finite_values_is_refused():
         SparseAutoencoder(2).fit(X)
     with pytest.raises(ValueError, match="Complex data not supported"):
         SparseAutoencoder(2).fit(sp.csr_matrix(np.eye(4) + 0j))
+
+
+def test_a_refused_file_leaves_a_fitted_model_as_it_was(tmp_path):
+    X = np.random.default_rng(0).uniform(size=(40, 5))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = SparseAutoencoder(3, loss="cross_entropy", max_iter=3).fit(X)
+    codes = model.transform(X)
+    np.save(tmp_path / "wide.npy", np.full((10, 7), 2.0))  # outside [0, 1]
+    np.save(tmp_path / "empty.npy", np.zeros((0, 5)))
+    for name in ("wide.npy", "empty.npy"):
+        with pytest.raises(ValueError):
+            model.fit_file(tmp_path / name)
+        assert model.n_features_in_ == 5
+        np.testing.assert_array_equal(model.transform(X), codes)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_a_callback_given_as_y_is_refused_saying_how_to_pass_it(solver):
+    X = np.random.default_rng(0).uniform(size=(20, 4))
+    model = SparseAutoencoder(2, solver=solver, max_iter=2)
+    methods = ["fit"] + (["partial_fit"] if solver == "adam" else [])
+    for method in methods:
+        with pytest.raises(TypeError, match=rf"pass it as {method}\(X, callback="):
+            getattr(model, method)(X, lambda model, progress: None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 
@@ -12,6 +13,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.partial_sums import finish_sums, resolve_block_rows
+from ..models._feedback import reports_progress
 from ..models._validation import check_finite, check_real, check_target_range
 from ..models.autoencoder import SparseAutoencoder
 from ..training.state import LbfgsRun, MinibatchState
@@ -30,6 +32,23 @@ MIN_BATCH_WORK = 16_000 * 784 * 196
 
 def _is_dask(X) -> bool:
     return type(X).__module__.startswith("dask")
+
+
+def _reports_progress_of_dask(method):
+    """``reports_progress`` (``verbose``, the callback's check) for a dask ``X``.
+
+    A NumPy ``X`` goes to :class:`SparseAutoencoder`'s method, which reports
+    on its own: wrapping it again would print every line twice.
+    """
+    reporting = reports_progress(method)
+
+    @functools.wraps(method)
+    def wrapper(self, X, *args, **kwargs):
+        if _is_dask(X):
+            return reporting(self, X, *args, **kwargs)
+        return method(self, X, *args, **kwargs)
+
+    return wrapper
 
 
 class _Rows:
@@ -237,6 +256,7 @@ n_iter_, loss_curve_, history_, n_features_in_
 
         return evaluate
 
+    @_reports_progress_of_dask
     def fit(self, X, y=None, *, callback=None):
         """Learn the weights from a dask array ``X`` (a NumPy array: as in memory).
 
@@ -277,6 +297,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         finally:
             self._data = None
 
+    @_reports_progress_of_dask
     def resume_fit(self, X, *, callback=None):
         """Continue a fit that a callback stopped, to the same bits as one run.
 
@@ -335,6 +356,7 @@ n_iter_, loss_curve_, history_, n_features_in_
         finally:
             self._data = None
 
+    @_reports_progress_of_dask
     def partial_fit(self, X, y=None, *, callback=None):
         """One data-parallel epoch of SGD or Adam on ``X``; see :meth:`fit`.
 

@@ -136,6 +136,12 @@ def reports_progress(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, callback=None, **kwargs):
+        if len(args) > 1 and callable(args[1]) and method.__name__ != "fit_file":
+            # fit(X, my_callback): the function would land in y, ignored.
+            raise TypeError(
+                f"{method.__name__}(X, y) got a function for y, which is ignored; "
+                f"pass it as {method.__name__}(X, callback=...)"
+            )
         if callback is not None and not callable(callback):
             # Refused before training: it would fail only after the first
             # iteration's work, deep in the loop.

@@ -655,9 +655,6 @@ class SparseAutoencoder(
         low, high = np.inf, -np.inf
         for chunk in X.checked():  # once: the evaluations read them unchecked
             low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
-        if hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
-        self.n_features_in_ = X.shape[1]
         if X.shape[0] < 1:
             raise ValueError(f"{X.path} holds no rows; fit needs at least one")
         check_target_range(
@@ -666,6 +663,11 @@ class SparseAutoencoder(
             loss=self.loss,
             stacklevel=4,
         )
+        # Only now, with the file accepted: a refused one leaves a fitted
+        # model as it was.
+        if hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        self.n_features_in_ = X.shape[1]
         self._initialize(X)
         self._training_state = None
         fingerprint = f"file:{X.path.resolve()}:{X.shape}:{X.dtype.str}"
