@@ -518,3 +518,30 @@ def test_a_callback_given_as_y_is_refused_saying_how_to_pass_it(solver):
     for method in methods:
         with pytest.raises(TypeError, match=rf"pass it as {method}\(X, callback="):
             getattr(model, method)(X, lambda model, progress: None)
+
+
+def test_a_file_fit_resumes_from_the_same_file_to_the_same_bits(tmp_path):
+    X = np.random.default_rng(0).uniform(size=(300, 10))
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    hyper = dict(n_components=4, max_iter=10, random_state=0, tol=0)
+    stop = dict(callback=lambda model, progress: progress.iteration == 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        whole = SparseAutoencoder(**hyper).fit_file(path)
+        model = SparseAutoencoder(**hyper).fit_file(path, **stop)
+        assert model.n_iter_ == 4
+        model.resume_fit(path)
+        np.testing.assert_array_equal(model.components_, whole.components_)
+        assert model.loss_curve_ == whole.loss_curve_
+        # A larger max_iter goes on, as one run of that many iterations.
+        longer = SparseAutoencoder(**{**hyper, "max_iter": 14}).fit_file(path)
+        model.set_params(max_iter=14).resume_fit(str(path))
+        np.testing.assert_array_equal(model.components_, longer.components_)
+        stopped = SparseAutoencoder(**hyper).fit_file(path, **stop)
+    with pytest.raises(ValueError, match=r"resume it from the same file"):
+        stopped.resume_fit(X)
+    np.save(tmp_path / "other.npy", X[:200])
+    with pytest.raises(ValueError, match="is not the file the interrupted fit read"):
+        stopped.resume_fit(tmp_path / "other.npy")
+    assert stopped.n_iter_ == 4

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import warnings
 
 import dask
 import dask.array as da
@@ -13,7 +12,7 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from ..core.partial_sums import finish_sums, resolve_block_rows
-from ..models._feedback import reports_progress
+from ..models._feedback import reports_progress, warn_caller
 from ..models._validation import check_finite, check_real, check_target_range
 from ..models.autoencoder import SparseAutoencoder
 from ..training.state import LbfgsRun, MinibatchState
@@ -221,7 +220,6 @@ n_iter_, loss_curve_, history_, n_features_in_
             np.array([[low, high]]),
             output=self.output_activation,
             loss=self.loss,
-            stacklevel=4,
         )
         return data
 
@@ -403,14 +401,13 @@ n_iter_, loss_curve_, history_, n_features_in_
         batch = min(batch if self.batch_size != "auto" else 256, data.shape[0])
         rows = -(-MIN_BATCH_WORK // (data.shape[1] * self.n_components))
         if batch < rows and batch < data.shape[0]:
-            warnings.warn(
+            warn_caller(
                 f"batch_size={batch} is too small for a cluster: each step costs a "
                 f"round trip of about 0.05-0.1 s, which a batch pays for from "
                 f"about {rows} rows at {data.shape[1]} -> {self.n_components} "
                 "(docs/distributed.md); use a larger batch_size, or "
                 "SparseAutoencoder in memory",
                 UserWarning,
-                stacklevel=3,
             )
 
     def transform(self, X):

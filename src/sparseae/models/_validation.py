@@ -9,11 +9,11 @@ as numbers.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
+
+from ._feedback import warn_caller
 
 __all__ = [
     "SPARSE_FORMATS",
@@ -135,7 +135,7 @@ column 1; the autoencoder needs finite numbers: impute or drop them
     )
 
 
-def check_target_range(X, *, output: str, loss: str, stacklevel: int = 2) -> None:
+def check_target_range(X, *, output: str, loss: str) -> None:
     """Check that ``X`` can be reconstructed by the output layer it is trained with.
 
     Only training needs this: encoding is defined for any finite input.  With
@@ -168,10 +168,10 @@ MinMaxScaler) or use loss='squared'
             "unbounded below): scale the data into [0, 1] (e.g. MinMaxScaler) or use "
             "loss='squared'"
         )
-    warnings.warn(
+    # At the user's line, however deep the call (fit, fit_file, resume_fit).
+    warn_caller(
         found + "output_activation='sigmoid' reconstructs values in [0, 1] only, so "
         "the error on the rest cannot vanish: scale the data into [0, 1] (e.g. "
         "MinMaxScaler) or use output_activation='linear'",
         UserWarning,
-        stacklevel=stacklevel + 1,
     )

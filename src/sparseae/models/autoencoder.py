@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -577,9 +578,7 @@ class SparseAutoencoder(
             raise
         check_finite(X)
         if training:
-            check_target_range(
-                X, output=self.output_activation, loss=self.loss, stacklevel=5
-            )
+            check_target_range(X, output=self.output_activation, loss=self.loss)
         return X
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -649,20 +648,7 @@ class SparseAutoencoder(
                 f"fit_file needs solver='lbfgs' (minibatches need the rows in "
                 f"random order), got solver={self.solver!r}"
             )
-        if not isinstance(source, NpyChunks):
-            source = NpyChunks(source)
-        X = NpyChunks(source.path, source.chunk_rows, dtype=self._working_dtype())
-        low, high = np.inf, -np.inf
-        for chunk in X.checked():  # once: the evaluations read them unchecked
-            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
-        if X.shape[0] < 1:
-            raise ValueError(f"{X.path} holds no rows; fit needs at least one")
-        check_target_range(
-            np.array([[low, high]]),
-            output=self.output_activation,
-            loss=self.loss,
-            stacklevel=4,
-        )
+        X = self._open_file(source)
         # Only now, with the file accepted: a refused one leaves a fitted
         # model as it was.
         if hasattr(self, "feature_names_in_"):
@@ -670,9 +656,28 @@ class SparseAutoencoder(
         self.n_features_in_ = X.shape[1]
         self._initialize(X)
         self._training_state = None
-        fingerprint = f"file:{X.path.resolve()}:{X.shape}:{X.dtype.str}"
-        self._fit_lbfgs(X, self._settings(), callback, fingerprint)
+        self._fit_lbfgs(X, self._settings(), callback, _file_fingerprint(X))
         return self
+
+    def _open_file(self, source) -> NpyChunks:
+        """``source`` as chunks of the working type, its values checked once.
+
+        The evaluations then read the file unchecked.
+        """
+        if not isinstance(source, NpyChunks):
+            source = NpyChunks(source)
+        X = NpyChunks(source.path, source.chunk_rows, dtype=self._working_dtype())
+        low, high = np.inf, -np.inf
+        for chunk in X.checked():
+            low, high = min(low, float(chunk.min())), max(high, float(chunk.max()))
+        if X.shape[0] < 1:
+            raise ValueError(f"{X.path} holds no rows; fit needs at least one")
+        check_target_range(
+            np.array([[low, high]]),
+            output=self.output_activation,
+            loss=self.loss,
+        )
+        return X
 
     @available_if(_minibatch_solver)
     @_fit_context(prefer_skip_nested_validation=True)
@@ -757,6 +762,8 @@ class SparseAutoencoder(
                 f"the training state is of solver='{kind}', got "
                 f"solver={self.solver!r}; resume with the solver of the fit"
             )
+        if (state.fingerprint or "").startswith("file:"):
+            return self._resume_file(X, state, callback)
         X = self._validate_X(X, reset=False)
         extend = not state.fitting and self._can_extend(state)
         if not (state.fitting or extend):
@@ -778,6 +785,25 @@ class SparseAutoencoder(
         else:
             state.fitting = True
             self._train_minibatch(X, self._settings(), callback, fitting=True)
+        return self
+
+    def _resume_file(self, source, state, callback) -> SparseAutoencoder:
+        """:meth:`resume_fit` of a :meth:`fit_file` run, from the same file."""
+        if not isinstance(source, NpyChunks | str | bytes | os.PathLike):
+            raise ValueError(
+                "this fit read its rows from a .npy file (fit_file); resume it "
+                f"from the same file: resume_fit(path), got {type(source).__name__}"
+            )
+        X = self._open_file(source)
+        if _file_fingerprint(X) != state.fingerprint:
+            raise ValueError(
+                f"{X.path} of shape {X.shape} is not the file the interrupted fit "
+                f"read ({state.fingerprint.removeprefix('file:')}); resume from "
+                "that file, unchanged"
+            )
+        if not (state.fitting or self._can_extend(state)):
+            return self
+        self._fit_lbfgs(X, self._settings(), callback, state.fingerprint)
         return self
 
     def _repr_mimebundle_(self, **kwargs):
@@ -804,3 +830,12 @@ class SparseAutoencoder(
         if not hasattr(self, "components_"):
             return super()._repr_html_
         return lambda: self._repr_mimebundle_()["text/html"]
+
+
+def _file_fingerprint(X: NpyChunks) -> str:
+    """What a :meth:`~SparseAutoencoder.fit_file` run records of its file.
+
+    The file's path, shape and type: enough to refuse another file, though
+    not the same file rewritten with other values of that shape.
+    """
+    return f"file:{X.path.resolve()}:{X.shape}:{X.dtype.str}"
