@@ -737,8 +737,9 @@ class SparseAutoencoder(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            The same data as the interrupted fit.
+        X : array-like of shape (n_samples, n_features), or str or path-like
+            The same data as the interrupted fit; for a :meth:`fit_file` run,
+            the same ``.npy`` file (its path, or its ``NpyChunks``).
         callback : callable, optional
             As in :meth:`fit`.
 
