@@ -211,6 +211,36 @@ def test_ctrl_c_on_a_cluster_keeps_a_checkpoint_and_resume_is_bit_identical(
     assert "--block-rows is 64 but the run used 32" in capsys.readouterr().err
 
 
+def test_ctrl_c_out_of_core_keeps_a_checkpoint_and_resume_is_bit_identical(
+    tmp_path, monkeypatch, capsys
+):
+    from ..cli.test_train_encode_show import interrupt_at
+
+    np.save(tmp_path / "X.npy", data(m=300, n=10))
+    argv = [str(tmp_path / "X.npy"), "--out-of-core", "--n-components", "4"]
+    argv += ["--max-iter", "12", "--tol", "0", "--quiet"]
+    assert main(["train", *argv, "-o", str(tmp_path / "whole")]) == 0
+    capsys.readouterr()
+    interrupt_at(monkeypatch, 5)
+    assert main(["train", *argv, "-o", str(tmp_path / "cut")]) == 130
+    assert capsys.readouterr().out.startswith("interrupted after 5 iterations")
+    assert load(tmp_path / "cut" / "checkpoint.safetensors").n_iter_ == 5
+    monkeypatch.undo()
+    assert main(["train", *argv, "-o", str(tmp_path / "cut"), "--resume"]) == 0
+    whole = load(tmp_path / "whole" / "model.safetensors")
+    resumed = load(tmp_path / "cut" / "model.safetensors")
+    np.testing.assert_array_equal(resumed.components_, whole.components_)
+    assert resumed.loss_curve_ == whole.loss_curve_ and resumed.n_iter_ == 12
+    # A finished run goes on to a larger --max-iter, as one longer run.
+    longer = [*argv[:5], "16", *argv[6:]]
+    assert main(["train", *longer, "-o", str(tmp_path / "cut"), "--resume"]) == 0
+    assert main(["train", *longer, "-o", str(tmp_path / "long")]) == 0
+    np.testing.assert_array_equal(
+        load(tmp_path / "cut" / "model.safetensors").components_,
+        load(tmp_path / "long" / "model.safetensors").components_,
+    )
+
+
 def test_an_encode_removes_the_partial_store_of_a_killed_one(tmp_path, capsys):
     X = data(m=40, n=6)
     fitted(X, 3).save(tmp_path / "model.safetensors")

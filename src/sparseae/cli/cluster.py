@@ -201,12 +201,7 @@ def _source(path, name="DATA"):
 
 def check_resume(args, model) -> None:
     """Refuse a ``--resume`` of ``model`` that these options could not continue."""
-    source = _source(args.data)
-    if source.endswith(".npy") and args.scheduler is None:
-        raise ValueError(
-            "--resume continues runs in memory or on Dask (--scheduler, or a "
-            ".zarr DATA), not --out-of-core runs of a .npy file"
-        )
+    _source(args.data)
     if args.block_rows is not None and args.block_rows != model.block_rows:
         raise ValueError(
             f"--resume: --block-rows is {args.block_rows} but the run used "
@@ -227,7 +222,7 @@ def run_train(
     is closed.  The files go to ``run`` (a
     :class:`~sparseae.cli.runs.RunFolder`), created at the first write and
     published at the end: a run replacing another (``--overwrite``) that fails
-    or is interrupted leaves the old one as it was.  A Dask fit saves
+    or is interrupted leaves the old one as it was.  A fit saves
     checkpoint.safetensors every ``--checkpoint-every`` seconds and when
     ``interrupted()`` (Ctrl-C or SIGTERM) stops it, and ``resume`` continues such a
     checkpoint (``model`` read from it) to the bits of one uninterrupted run:
@@ -249,10 +244,8 @@ def run_train(
     try:
         with warnings_printed():
             try:
-                if dask_fit:
-                    model = _fit_dask(args, model, source, bar, run, extra, resume)
-                else:
-                    model.fit_file(source, callback=bar)
+                fit = _fit_dask if dask_fit else _fit_file
+                model = fit(args, model, source, bar, run, extra, resume)
             finally:
                 bar.close()
         if interrupted() and run.drop_interrupted(model.n_iter_):
@@ -335,9 +328,8 @@ def _image_shape(image_shape, shape, data):
     return tuple(image_shape)
 
 
-def _fit_dask(args, model, source, bar, run, extra, resume):
-    """The Dask fit (or its continuation), checkpointed as it goes."""
-    from ..distributed import DaskSparseAutoencoder, open_data
+def _checkpointing(args, bar, run, extra):
+    """The progress bar's callback, saving a checkpoint every --checkpoint-every."""
     from ..io.checkpoints import Checkpointer
 
     def write_checkpoint(model, path):
@@ -354,6 +346,22 @@ def _fit_dask(args, model, source, bar, run, extra, resume):
         saver(model, progress)
         return bar(model, progress)
 
+    return callback
+
+
+def _fit_file(args, model, source, bar, run, extra, resume):
+    """The fit out of core (or its continuation), checkpointed as it goes."""
+    callback = _checkpointing(args, bar, run, extra)
+    if resume:
+        return model.resume_fit(source, callback=callback)
+    return model.fit_file(source, callback=callback)
+
+
+def _fit_dask(args, model, source, bar, run, extra, resume):
+    """The Dask fit (or its continuation), checkpointed as it goes."""
+    from ..distributed import DaskSparseAutoencoder, open_data
+
+    callback = _checkpointing(args, bar, run, extra)
     with _client(args.scheduler) as client:
         if resume:
             dask_model = DaskSparseAutoencoder.from_local(model, client=client)
