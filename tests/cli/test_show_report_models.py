@@ -6,9 +6,7 @@ run was trained on, and options that contradict each other.
 
 import base64
 import io
-import signal
 import warnings
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
@@ -16,11 +14,13 @@ from PIL import Image
 
 from sparseae import load, save
 from sparseae.cli import main
-from sparseae.cli.progress import ProgressBar
 from sparseae.datasets import load_digits_scaled
 from sparseae.models.stacked import StackedAutoencoder
 from sparseae.plotting import tile_filters
 from sparseae.report import build_report, write_report
+
+from ..report.test_build import Page
+from .test_train_encode_show import interrupt_at
 
 pytestmark = pytest.mark.usefixtures("one_blas_thread")
 
@@ -35,24 +35,6 @@ STACK = [
     "3",
 ]
 TRAIN = ["--n-components", "4", "--quiet"]
-
-
-class Page(HTMLParser):
-    """Every start tag with its attributes, in order."""
-
-    def __init__(self, html):
-        super().__init__()
-        self.tags = []
-        self.feed(html)
-        self.close()
-
-    def handle_starttag(self, tag, attrs):
-        self.tags.append((tag, dict(attrs)))
-
-    def all(self, tag, attribute):
-        return [
-            attrs for name, attrs in self.tags if name == tag and attribute in attrs
-        ]
 
 
 def picture(uri_or_path):
@@ -126,16 +108,16 @@ def test_report_on_a_stacked_run(stack_run, capsys):
     html = (stack_run / "report.html").read_text(encoding="utf-8")
     page = Page(html)
     # A card per first-layer unit, a row per layer.
-    assert [a["data-unit"] for a in page.all("article", "data-unit")] == [
+    assert [a["data-unit"] for a in page.having("article", "data-unit")] == [
         str(j) for j in range(10)
     ]
-    assert [a["data-layer"] for a in page.all("tr", "data-layer")] == [
+    assert [a["data-layer"] for a in page.having("tr", "data-layer")] == [
         "1",
         "2",
         "softmax",
     ]
     assert f"{model.score(X, y):.3g}" in html and "accuracy before fine-tuning" in html
-    images = page.all("img", "src")
+    images = page.having("img", "src")
     # Pretraining curves, two filter grids, two pictures a card.
     assert len(images) == 3 + 2 * 10
     for attrs in images:
@@ -183,20 +165,6 @@ def test_labels_are_for_stacked_models_only(tmp_path, capsys):
 
 
 # The data an interrupted run was trained on -----------------------------
-
-
-def interrupt_at(monkeypatch, n_calls):
-    """Make the n-th progress update press Ctrl-C."""
-    real_call = ProgressBar.__call__
-    calls = []
-
-    def call(self, model, progress):
-        calls.append(1)
-        if len(calls) == n_calls:
-            signal.raise_signal(signal.SIGINT)
-        return real_call(self, model, progress)
-
-    monkeypatch.setattr(ProgressBar, "__call__", call)
 
 
 @pytest.fixture

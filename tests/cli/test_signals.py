@@ -13,11 +13,11 @@ import pytest
 import sparseae.plotting
 from sparseae import load
 from sparseae.cli import main
-from sparseae.cli.progress import ProgressBar
 from sparseae.cli.signals import deferred
 
 from .test_resume import LBFGS, same_model
 from .test_run_safety import snapshot
+from .test_train_encode_show import interrupt_at
 
 
 class ReachedTheTest(Exception):
@@ -34,27 +34,13 @@ def sigterm_reaches_the_test():
     signal.signal(signal.SIGTERM, previous)
 
 
-def terminate_at(monkeypatch, n_calls):
-    """Make the n-th progress update send this process SIGTERM."""
-    real_call = ProgressBar.__call__
-    calls = []
-
-    def call(self, model, progress):
-        calls.append(1)
-        if len(calls) == n_calls:
-            signal.raise_signal(signal.SIGTERM)
-        return real_call(self, model, progress)
-
-    monkeypatch.setattr(ProgressBar, "__call__", call)
-
-
 def test_sigterm_during_training_saves_a_checkpoint_and_resume_is_bit_identical(
     tmp_path, monkeypatch, capsys, sigterm_reaches_the_test
 ):
     argv = [*LBFGS, "--max-iter", "12"]
     assert main(["train", *argv, "-o", str(tmp_path / "whole")]) == 0
     capsys.readouterr()
-    terminate_at(monkeypatch, 5)
+    interrupt_at(monkeypatch, 5, signal.SIGTERM)
     assert main(["train", *argv, "-o", str(tmp_path / "cut")]) == 143
     assert capsys.readouterr().out.startswith("interrupted after 5 iterations")
     checkpoint = load(tmp_path / "cut" / "checkpoint.safetensors")

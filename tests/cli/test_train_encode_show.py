@@ -188,15 +188,15 @@ def test_help_has_an_example(command, capsys):
     assert "example" in capsys.readouterr().out
 
 
-def interrupt_at(monkeypatch, n_calls):
-    """Make the n-th progress update press Ctrl-C."""
+def interrupt_at(monkeypatch, n_calls, signum=signal.SIGINT):
+    """Make the n-th progress update send this process ``signum`` (Ctrl-C)."""
     real_call = ProgressBar.__call__
     calls = []
 
     def call(self, model, progress):
         calls.append(1)
         if len(calls) == n_calls:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signum)
         return real_call(self, model, progress)
 
     monkeypatch.setattr(ProgressBar, "__call__", call)

@@ -39,6 +39,12 @@ class Page(HTMLParser):
     def cards(self):
         return [attrs for _, attrs in self.tags if "data-unit" in attrs]
 
+    def having(self, tag, attribute):
+        """The attributes of every ``tag`` that has ``attribute``."""
+        return [
+            attrs for name, attrs in self.tags if name == tag and attribute in attrs
+        ]
+
 
 def check_self_contained(page):
     for tag, attrs in page.tags:

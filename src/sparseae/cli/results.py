@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ..core.objective import loss_terms
-from ..core.params import Params
 from ..io import strict_json
 from ..io.atomic import write_bytes_atomically
 from .inputs import image_channels
@@ -142,12 +141,7 @@ def _objective_terms(model, X):
     from ..core.chunked import ArrayChunks, evaluate_chunks
     from ..core.partial_sums import resolve_block_rows
 
-    params = Params(
-        model.components_,
-        model.intercept_hidden_,
-        model.decoder_weights_,
-        model.intercept_visible_,
-    )
+    params = model._params()
     hyper = dict(
         sparsity_target=model.sparsity_target,
         sparsity_weight=model.sparsity_weight,

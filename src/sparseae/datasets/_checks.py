@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["check_float_dtype", "random_integers"]
+__all__ = ["check_finite", "check_float_dtype", "random_integers"]
 
 
 def check_float_dtype(dtype, name: str = "dtype") -> np.dtype:
@@ -49,3 +49,21 @@ def random_integers(random_state):
             "numpy.random.RandomState or a numpy.random.Generator, got "
             f"{random_state!r}"
         ) from None
+
+
+def check_finite(array: np.ndarray, name: str) -> None:
+    """Refuse NaN or infinite values of a 2-D ``array``, naming the first.
+
+    Examples
+    --------
+    >>> check_finite(np.array([[0.0, np.nan]]), "image")
+    Traceback (most recent call last):
+    ...
+    ValueError: image must be finite, got nan at row 0, column 1
+    """
+    if not np.isfinite(array).all():
+        row, column = np.argwhere(~np.isfinite(array))[0]
+        raise ValueError(
+            f"{name} must be finite, got {array[row, column]} at row {row}, "
+            f"column {column}"
+        )

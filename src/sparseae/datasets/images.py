@@ -37,6 +37,8 @@ import skimage.data
 from skimage.color import rgb2gray
 from sklearn.datasets import load_sample_images
 
+from ._checks import check_finite
+
 __all__ = [
     "COLOUR_IMAGE_NAMES",
     "IMAGE_NAMES",
@@ -161,12 +163,7 @@ def whiten_image(image, *, f0=None):
             "image must be a 2-D grey-scale array at least 2 pixels a side, got "
             f"shape {image.shape}; convert colour images with skimage.color.rgb2gray"
         )
-    if not np.isfinite(image).all():
-        row, column = np.argwhere(~np.isfinite(image))[0]
-        raise ValueError(
-            f"image must be finite, got {image[row, column]} at row {row}, "
-            f"column {column}"
-        )
+    check_finite(image, "image")
     side = min(image.shape)
     if f0 is None:
         f0 = 0.4 * side

@@ -8,7 +8,7 @@ A patch is flattened row by row; a colour patch is flattened channel by channel,
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._checks import check_float_dtype, random_integers
+from ._checks import check_finite, check_float_dtype, random_integers
 from .images import load_natural_images
 
 __all__ = ["load_patches", "normalize_patches", "sample_patches"]
@@ -120,13 +120,8 @@ def normalize_patches(patches):
             "patches must be 2-D (n_patches, n_features) with at least one patch "
             f"and one feature, got shape {patches.shape}"
         )
-    if not np.isfinite(patches).all():
-        # One NaN would make the shared σ NaN and so every patch.
-        row, column = np.argwhere(~np.isfinite(patches))[0]
-        raise ValueError(
-            f"patches must be finite, got {patches[row, column]} at row {row}, "
-            f"column {column}"
-        )
+    # One NaN would make the shared σ NaN and so every patch.
+    check_finite(patches, "patches")
     centred = patches - patches.mean(axis=1, keepdims=True)
     limit = 3 * centred.std()
     if limit == 0:

@@ -426,15 +426,11 @@ n_iter_, loss_curve_, history_, n_features_in_
         """
         if not _is_dask(X):
             return super().transform(X)
-        local = self.to_local()
-        self._check_width(X, self.n_features_in_, "n_features_in_")
-        return X.rechunk({1: -1}).map_blocks(
-            _in_chunk,
-            local.transform,
-            # The fitted units, whatever set_params has made n_components since.
-            chunks=(X.chunks[0], (self.components_.shape[0],)),
-            dtype=self.components_.dtype,
-        )
+        check_is_fitted(self)
+        # The fitted units, whatever set_params has made n_components since.
+        units = self.components_.shape[0]
+        width = (self.n_features_in_, "n_features_in_")
+        return self._map_rows(X, "transform", width, units)
 
     def inverse_transform(self, X):
         """Decode hidden activations; lazily, chunk by chunk, for a dask array.
@@ -452,12 +448,20 @@ n_iter_, loss_curve_, history_, n_features_in_
         """
         if not _is_dask(X):
             return super().inverse_transform(X)
-        local = self.to_local()
-        self._check_width(X, self.components_.shape[0], "hidden units")
+        check_is_fitted(self)
+        width = (self.components_.shape[0], "hidden units")
+        return self._map_rows(X, "inverse_transform", width, self.n_features_in_)
+
+    def _map_rows(self, X, method: str, width: tuple[int, str], out_width: int):
+        """The local model's ``method`` of each row chunk of ``X``, lazily.
+
+        ``width`` is the number of columns ``X`` must have, and its name.
+        """
+        self._check_width(X, *width)
         return X.rechunk({1: -1}).map_blocks(
             _in_chunk,
-            local.inverse_transform,
-            chunks=(X.chunks[0], (self.n_features_in_,)),
+            getattr(self.to_local(), method),
+            chunks=(X.chunks[0], (out_width,)),
             dtype=self.components_.dtype,
         )
 

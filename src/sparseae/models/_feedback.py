@@ -136,7 +136,7 @@ def reports_progress(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, callback=None, **kwargs):
-        if len(args) > 1 and callable(args[1]) and method.__name__ != "fit_file":
+        if len(args) > 1 and callable(args[1]):
             # fit(X, my_callback): the function would land in y, ignored.
             raise TypeError(
                 f"{method.__name__}(X, y) got a function for y, which is ignored; "
